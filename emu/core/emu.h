@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * emu/core/emu.h - the engine's API: what a host calls.
+ *
+ * The objects and verbs mirror the InfiniBand verbs (IBA vol. 1, chapter 11) and
+ * their numbering follows libibverbs (enum ibv_*) so that hosts can pass values
+ * through unchanged. Return values are 0 or a negative errno (Linux numbering).
+ *
+ * All calls on one device and its objects must be serialised by the host (see
+ * emu/host.h). Completions, events, packets and trace records come back through
+ * the host's emu_host_ops, from inside these calls.
+ */
+#ifndef SOFTHCA_EMU_CORE_EMU_H
+#define SOFTHCA_EMU_CORE_EMU_H
+
+#include "../host.h"
+
+/* errno values the engine returns (negated), Linux numbering. */
+#define EMU_EPERM      1
+#define EMU_ENOENT     2
+#define EMU_EAGAIN    11
+#define EMU_ENOMEM    12
+#define EMU_EACCES    13
+#define EMU_EFAULT    14
+#define EMU_EBUSY     16
+#define EMU_EINVAL    22
+#define EMU_ENOSPC    28
+#define EMU_ERANGE    34
+#define EMU_EOPNOTSUPP 95
+
+struct emu_dev;
+struct emu_pd;
+struct emu_mr;
+struct emu_mw;
+struct emu_cq;
+struct emu_qp;
+struct emu_srq;
+struct emu_ah;
+
+/* ---- device ---------------------------------------------------------------- */
+
+#define EMU_GID_TABLE_LEN 16
+#define EMU_MAX_SGE       32
+#define EMU_MAX_INLINE    256
+#define EMU_MAX_RD_ATOMIC 16
+#define EMU_PKEY_DEFAULT  0xffff
+
+struct emu_dev_attr {
+	uint64_t fw_ver;
+	uint64_t node_guid;
+	uint64_t max_mr_size;
+	uint32_t max_qp;
+	uint32_t max_qp_wr;
+	uint32_t max_sge;
+	uint32_t max_cq;
+	uint32_t max_cqe;
+	uint32_t max_mr;
+	uint32_t max_mw;
+	uint32_t max_pd;
+	uint32_t max_srq;
+	uint32_t max_srq_wr;
+	uint32_t max_srq_sge;
+	uint32_t max_ah;
+	uint32_t max_inline_data;
+	uint32_t max_qp_rd_atom;      /* max_rd_atomic a QP may ask for */
+	uint32_t max_qp_init_rd_atom; /* max_dest_rd_atomic */
+	uint32_t max_pkeys;
+	uint32_t vendor_id;
+	uint32_t vendor_part_id;
+};
+
+struct emu_dev_config {
+	uint32_t dev_id;        /* stable identifier, used in traces and PRNG keys */
+	uint64_t seed;          /* seed of every decision the engine takes */
+	uint64_t node_guid;
+	uint32_t port_mtu;      /* active IB MTU of the port: 256..4096 */
+	/* Resource limits; 0 = the engine's default. */
+	uint32_t max_qp, max_cq, max_mr, max_mw, max_pd, max_srq, max_ah;
+	uint32_t max_qp_wr, max_cqe, max_srq_wr;
+	/* RC send window in packets (unacknowledged PSNs); 0 = default (128). */
+	uint32_t max_unacked_psns;
+};
+
+enum emu_port_state { EMU_PORT_DOWN = 1, EMU_PORT_ACTIVE = 4 };
+
+struct emu_port_attr {
+	uint32_t state;         /* enum emu_port_state */
+	uint32_t max_mtu;       /* enum emu_mtu */
+	uint32_t active_mtu;    /* enum emu_mtu */
+	uint32_t gid_tbl_len;
+	uint32_t pkey_tbl_len;
+};
+
+int  emu_dev_create(const struct emu_host_ops *ops, const struct emu_dev_config *cfg,
+		    struct emu_dev **out);
+void emu_dev_destroy(struct emu_dev *dev);
+void emu_dev_query(const struct emu_dev *dev, struct emu_dev_attr *attr);
+void emu_port_query(const struct emu_dev *dev, struct emu_port_attr *attr);
+/* Port state changes raise PORT_ACTIVE / PORT_ERR. */
+void emu_port_set_state(struct emu_dev *dev, enum emu_port_state state);
+/* GID table: 16-byte GIDs. An IPv4 address is stored IPv4-mapped. */
+int  emu_gid_set(struct emu_dev *dev, uint32_t index, const uint8_t gid[16]);
+int  emu_gid_del(struct emu_dev *dev, uint32_t index);
+int  emu_gid_query(const struct emu_dev *dev, uint32_t index, uint8_t gid[16]);
+/* Helpers for IPv4-mapped GIDs (::ffff:a.b.c.d); ipv4 in network byte order. */
+void emu_gid_from_ipv4(uint8_t gid[16], const uint8_t ipv4[4]);
+bool emu_gid_is_ipv4(const uint8_t gid[16]);
+
+/*
+ * A received RoCEv2 datagram: ni describes its IP and UDP headers, pkt is the UDP
+ * payload (BTH .. ICRC). The engine validates everything before using any length,
+ * and drops (and counts) whatever is malformed. It does not keep pkt.
+ */
+void emu_dev_rx(struct emu_dev *dev, const struct emu_netinfo *ni,
+		const void *pkt, size_t len);
+
+/* Timers: the earliest deadline (host ns) at which emu_dev_run_timers() must be
+ * called, or UINT64_MAX if no timer is armed. Hosts ask after every call. */
+uint64_t emu_dev_next_deadline(const struct emu_dev *dev);
+void     emu_dev_run_timers(struct emu_dev *dev);
+
+/* The host has made (part of) an MR present after fault(): stalled QPs retry. */
+void emu_dev_mem_ready(struct emu_dev *dev);
+
+/* ---- counters -------------------------------------------------------------- */
+
+enum emu_drop_reason {
+	EMU_DROP_SHORT = 0,      /* shorter than the headers its opcode needs */
+	EMU_DROP_OPCODE,         /* unknown or unsupported opcode */
+	EMU_DROP_VERSION,        /* BTH transport header version not 0 */
+	EMU_DROP_PAD,            /* pad/length inconsistent with the opcode */
+	EMU_DROP_LENGTH,         /* payload length beyond packet or MTU */
+	EMU_DROP_ICRC,           /* ICRC mismatch */
+	EMU_DROP_PKEY,           /* P_Key mismatch */
+	EMU_DROP_QKEY,           /* Q_Key mismatch (UD) */
+	EMU_DROP_QPN,            /* no such QP */
+	EMU_DROP_QP_STATE,       /* QP in a state that does not receive */
+	EMU_DROP_QP_TYPE,        /* opcode class does not match the QP type */
+	EMU_DROP_DGID,           /* destination is not a local GID */
+	EMU_DROP_PSN,            /* out of window / unexpected (UC, UD, stale ACK) */
+	EMU_DROP_NO_RECV,        /* UD/UC: no receive WQE */
+	EMU_DROP_MCAST,          /* multicast not supported */
+	EMU_DROP_REASONS
+};
+
+struct emu_counters {
+	uint64_t tx_packets, tx_bytes;
+	uint64_t rx_packets, rx_bytes;
+	uint64_t tx_acks, rx_acks;
+	uint64_t tx_naks, rx_naks;          /* NAKs other than RNR */
+	uint64_t tx_rnr_naks, rx_rnr_naks;
+	uint64_t retransmits;               /* packets sent again */
+	uint64_t timeouts;                  /* transport timer expirations */
+	uint64_t duplicate_requests;        /* answered again by the responder */
+	uint64_t seq_errors;                /* PSN sequence errors seen */
+	uint64_t rx_drops;                  /* total of drops[] */
+	uint64_t drops[EMU_DROP_REASONS];
+	uint64_t completions, completion_errors;
+	uint64_t dma_writes, dma_bytes;
+	uint64_t page_faults;               /* ODP: mr_map answered not present */
+};
+
+void emu_dev_counters(const struct emu_dev *dev, struct emu_counters *out);
+void emu_qp_counters(const struct emu_qp *qp, struct emu_counters *out);
+const char *emu_drop_reason_name(enum emu_drop_reason r);
+
+/* ---- protection domains, memory regions, memory windows --------------------- */
+
+/* Access flags, numbered as enum ibv_access_flags. */
+#define EMU_ACCESS_LOCAL_WRITE   (1u << 0)
+#define EMU_ACCESS_REMOTE_WRITE  (1u << 1)
+#define EMU_ACCESS_REMOTE_READ   (1u << 2)
+#define EMU_ACCESS_REMOTE_ATOMIC (1u << 3)
+#define EMU_ACCESS_MW_BIND       (1u << 4)
+#define EMU_ACCESS_ZERO_BASED    (1u << 5)
+#define EMU_ACCESS_ON_DEMAND     (1u << 6)
+#define EMU_ACCESS_RELAXED_ORDERING (1u << 20)
+
+int  emu_alloc_pd(struct emu_dev *dev, struct emu_pd **out);
+int  emu_dealloc_pd(struct emu_pd *pd);   /* -EBUSY while objects use it */
+
+/* Register [iova, iova + length). mr_cookie identifies the memory to the host
+ * (emu_host_ops.mr_map). */
+int  emu_reg_mr(struct emu_pd *pd, uint64_t iova, uint64_t length, uint32_t access,
+		void *mr_cookie, struct emu_mr **out);
+int  emu_dereg_mr(struct emu_mr *mr);     /* -EBUSY while a MW is bound to it */
+uint32_t emu_mr_lkey(const struct emu_mr *mr);
+uint32_t emu_mr_rkey(const struct emu_mr *mr);
+
+enum emu_mw_type { EMU_MW_TYPE_1 = 1, EMU_MW_TYPE_2 = 2 };
+int  emu_alloc_mw(struct emu_pd *pd, enum emu_mw_type type, struct emu_mw **out);
+int  emu_dealloc_mw(struct emu_mw *mw);
+uint32_t emu_mw_rkey(const struct emu_mw *mw);
+
+/* ---- completion queues -------------------------------------------------------- */
+
+/* Work completion status, numbered as enum ibv_wc_status. */
+enum emu_wc_status {
+	EMU_WC_SUCCESS = 0,
+	EMU_WC_LOC_LEN_ERR,
+	EMU_WC_LOC_QP_OP_ERR,
+	EMU_WC_LOC_EEC_OP_ERR,
+	EMU_WC_LOC_PROT_ERR,
+	EMU_WC_WR_FLUSH_ERR,
+	EMU_WC_MW_BIND_ERR,
+	EMU_WC_BAD_RESP_ERR,
+	EMU_WC_LOC_ACCESS_ERR,
+	EMU_WC_REM_INV_REQ_ERR,
+	EMU_WC_REM_ACCESS_ERR,
+	EMU_WC_REM_OP_ERR,
+	EMU_WC_RETRY_EXC_ERR,
+	EMU_WC_RNR_RETRY_EXC_ERR,
+	EMU_WC_LOC_RDD_VIOL_ERR,
+	EMU_WC_REM_INV_RD_REQ_ERR,
+	EMU_WC_REM_ABORT_ERR,
+	EMU_WC_INV_EECN_ERR,
+	EMU_WC_INV_EEC_STATE_ERR,
+	EMU_WC_FATAL_ERR,
+	EMU_WC_RESP_TIMEOUT_ERR,
+	EMU_WC_GENERAL_ERR,
+};
+
+/* Work completion opcode, numbered as enum ibv_wc_opcode. */
+enum emu_wc_opcode {
+	EMU_WC_SEND = 0,
+	EMU_WC_RDMA_WRITE,
+	EMU_WC_RDMA_READ,
+	EMU_WC_COMP_SWAP,
+	EMU_WC_FETCH_ADD,
+	EMU_WC_BIND_MW,
+	EMU_WC_LOCAL_INV,
+	EMU_WC_RECV = 128,
+	EMU_WC_RECV_RDMA_WITH_IMM,
+};
+
+/* wc_flags, numbered as enum ibv_wc_flags. */
+#define EMU_WC_WITH_GRH (1u << 0)
+#define EMU_WC_WITH_IMM (1u << 1)
+#define EMU_WC_WITH_INV (1u << 3)
+
+struct emu_wc {
+	uint64_t wr_id;
+	uint32_t status;        /* enum emu_wc_status */
+	uint32_t opcode;        /* enum emu_wc_opcode */
+	uint32_t vendor_err;
+	uint32_t byte_len;
+	uint32_t imm_data;      /* host order; valid with EMU_WC_WITH_IMM */
+	uint32_t invalidated_rkey; /* valid with EMU_WC_WITH_INV */
+	uint32_t qp_num;
+	uint32_t src_qp;        /* UD */
+	uint32_t wc_flags;
+	uint16_t pkey_index;
+	uint8_t  sl;
+	uint8_t  reserved;
+	void    *qp_cookie;     /* host cookie of the QP the completion belongs to */
+};
+
+/* cq_cookie identifies the CQ to the host (emu_host_ops.cq_post). */
+int  emu_create_cq(struct emu_dev *dev, uint32_t cqe, void *cq_cookie,
+		   struct emu_cq **out);
+int  emu_destroy_cq(struct emu_cq *cq);   /* -EBUSY while a QP uses it */
+int  emu_resize_cq(struct emu_cq *cq, uint32_t cqe);
+bool emu_cq_in_error(const struct emu_cq *cq);
+
+/* ---- shared receive queues ------------------------------------------------------ */
+
+struct emu_sge {
+	uint64_t addr;
+	uint32_t length;
+	uint32_t lkey;
+};
+
+struct emu_recv_wr {
+	uint64_t wr_id;
+	uint32_t num_sge;
+	const struct emu_sge *sg_list;
+};
+
+struct emu_srq_attr {
+	uint32_t max_wr;
+	uint32_t max_sge;
+	uint32_t srq_limit;
+};
+
+#define EMU_SRQ_MAX_WR (1u << 0)
+#define EMU_SRQ_LIMIT  (1u << 1)
+
+int  emu_create_srq(struct emu_pd *pd, const struct emu_srq_attr *attr,
+		    void *srq_cookie, struct emu_srq **out);
+int  emu_modify_srq(struct emu_srq *srq, const struct emu_srq_attr *attr, uint32_t mask);
+int  emu_query_srq(const struct emu_srq *srq, struct emu_srq_attr *attr);
+int  emu_destroy_srq(struct emu_srq *srq);
+int  emu_post_srq_recv(struct emu_srq *srq, const struct emu_recv_wr *wr);
+
+/* ---- address handles ------------------------------------------------------------ */
+
+struct emu_ah_attr {
+	uint8_t  dgid[16];
+	uint32_t flow_label;
+	uint8_t  sgid_index;
+	uint8_t  hop_limit;
+	uint8_t  traffic_class;
+	uint8_t  sl;
+	uint8_t  port_num;
+	uint8_t  is_global;    /* RoCE always uses a GRH; accepted either way */
+};
+
+int  emu_create_ah(struct emu_pd *pd, const struct emu_ah_attr *attr, struct emu_ah **out);
+int  emu_destroy_ah(struct emu_ah *ah);
+
+/* ---- queue pairs ------------------------------------------------------------------ */
+
+enum emu_qp_type { EMU_QPT_RC = 2, EMU_QPT_UC = 3, EMU_QPT_UD = 4 };
+
+enum emu_qp_state {
+	EMU_QPS_RESET = 0, EMU_QPS_INIT, EMU_QPS_RTR, EMU_QPS_RTS,
+	EMU_QPS_SQD, EMU_QPS_SQE, EMU_QPS_ERR,
+};
+
+/* Path MTU, numbered as enum ibv_mtu. */
+enum emu_mtu { EMU_MTU_256 = 1, EMU_MTU_512, EMU_MTU_1024, EMU_MTU_2048, EMU_MTU_4096 };
+
+static inline uint32_t emu_mtu_bytes(uint32_t mtu) { return (mtu >= 1 && mtu <= 5) ? 128u << mtu : 0; }
+
+struct emu_qp_cap {
+	uint32_t max_send_wr;
+	uint32_t max_recv_wr;
+	uint32_t max_send_sge;
+	uint32_t max_recv_sge;
+	uint32_t max_inline_data;
+};
+
+struct emu_qp_init_attr {
+	uint32_t qp_type;          /* enum emu_qp_type */
+	struct emu_cq  *send_cq;
+	struct emu_cq  *recv_cq;
+	struct emu_srq *srq;       /* optional */
+	struct emu_qp_cap cap;     /* in: requested; out: granted */
+	bool sq_sig_all;
+};
+
+/* Attribute mask, numbered as enum ibv_qp_attr_mask. */
+#define EMU_QP_STATE               (1u << 0)
+#define EMU_QP_CUR_STATE           (1u << 1)
+#define EMU_QP_EN_SQD_ASYNC_NOTIFY (1u << 2)
+#define EMU_QP_ACCESS_FLAGS        (1u << 3)
+#define EMU_QP_PKEY_INDEX          (1u << 4)
+#define EMU_QP_PORT                (1u << 5)
+#define EMU_QP_QKEY                (1u << 6)
+#define EMU_QP_AV                  (1u << 7)
+#define EMU_QP_PATH_MTU            (1u << 8)
+#define EMU_QP_TIMEOUT             (1u << 9)
+#define EMU_QP_RETRY_CNT           (1u << 10)
+#define EMU_QP_RNR_RETRY           (1u << 11)
+#define EMU_QP_RQ_PSN              (1u << 12)
+#define EMU_QP_MAX_QP_RD_ATOMIC    (1u << 13)
+#define EMU_QP_ALT_PATH            (1u << 14)
+#define EMU_QP_MIN_RNR_TIMER       (1u << 15)
+#define EMU_QP_SQ_PSN              (1u << 16)
+#define EMU_QP_MAX_DEST_RD_ATOMIC  (1u << 17)
+#define EMU_QP_PATH_MIG_STATE      (1u << 18)
+#define EMU_QP_CAP                 (1u << 19)
+#define EMU_QP_DEST_QPN            (1u << 20)
+
+struct emu_qp_attr {
+	uint32_t qp_state;
+	uint32_t cur_qp_state;
+	uint32_t path_mtu;          /* enum emu_mtu */
+	uint32_t qkey;
+	uint32_t rq_psn;
+	uint32_t sq_psn;
+	uint32_t dest_qp_num;
+	uint32_t qp_access_flags;   /* REMOTE_WRITE/READ/ATOMIC */
+	uint16_t pkey_index;
+	uint8_t  en_sqd_async_notify;
+	uint8_t  sq_draining;
+	uint8_t  max_rd_atomic;
+	uint8_t  max_dest_rd_atomic;
+	uint8_t  min_rnr_timer;     /* IB encoding, 5 bits */
+	uint8_t  port_num;
+	uint8_t  timeout;           /* 4.096 us * 2^timeout; 0 = infinite */
+	uint8_t  retry_cnt;         /* 0..7 */
+	uint8_t  rnr_retry;         /* 0..7, 7 = infinite */
+	struct emu_ah_attr ah_attr;
+	struct emu_qp_cap cap;
+};
+
+int  emu_create_qp(struct emu_pd *pd, struct emu_qp_init_attr *attr, void *qp_cookie,
+		   struct emu_qp **out);
+int  emu_modify_qp(struct emu_qp *qp, const struct emu_qp_attr *attr, uint32_t mask);
+int  emu_query_qp(const struct emu_qp *qp, struct emu_qp_attr *attr);
+int  emu_destroy_qp(struct emu_qp *qp);
+uint32_t emu_qp_num(const struct emu_qp *qp);
+uint32_t emu_qp_state(const struct emu_qp *qp);
+
+/*
+ * The attribute rules of IBA 11.2.4 / Linux ib_modify_qp_is_ok: may a QP of type
+ * qp_type go from cur to next with exactly the attributes in mask?
+ */
+bool emu_modify_qp_is_ok(uint32_t qp_type, uint32_t cur, uint32_t next, uint32_t mask);
+
+/* Send opcodes, numbered as enum ibv_wr_opcode. */
+enum emu_wr_opcode {
+	EMU_WR_RDMA_WRITE = 0,
+	EMU_WR_RDMA_WRITE_WITH_IMM,
+	EMU_WR_SEND,
+	EMU_WR_SEND_WITH_IMM,
+	EMU_WR_RDMA_READ,
+	EMU_WR_ATOMIC_CMP_AND_SWP,
+	EMU_WR_ATOMIC_FETCH_AND_ADD,
+	EMU_WR_LOCAL_INV,
+	EMU_WR_BIND_MW,
+	EMU_WR_SEND_WITH_INV,
+};
+
+/* Send flags, numbered as enum ibv_send_flags. */
+#define EMU_SEND_FENCE     (1u << 0)
+#define EMU_SEND_SIGNALED  (1u << 1)
+#define EMU_SEND_SOLICITED (1u << 2)
+#define EMU_SEND_INLINE    (1u << 3)
+
+struct emu_mw_bind_info {
+	struct emu_mr *mr;
+	uint64_t addr;
+	uint64_t length;
+	uint32_t access;       /* remote rights granted through the window */
+};
+
+struct emu_send_wr {
+	uint64_t wr_id;
+	uint32_t opcode;        /* enum emu_wr_opcode */
+	uint32_t send_flags;
+	uint32_t num_sge;
+	const struct emu_sge *sg_list;
+	/* With EMU_SEND_INLINE: the payload, copied at post time (sg_list unused). */
+	const void *inline_data;
+	uint32_t inline_len;
+	uint32_t imm_data;      /* host order */
+	uint32_t invalidate_rkey; /* SEND_WITH_INV, LOCAL_INV */
+	union {
+		struct { uint64_t remote_addr; uint32_t rkey; } rdma;
+		struct { uint64_t remote_addr; uint64_t compare_add; uint64_t swap;
+			 uint32_t rkey; } atomic;
+		struct { struct emu_ah *ah; uint32_t remote_qpn; uint32_t remote_qkey; } ud;
+		struct { struct emu_mw *mw; uint32_t rkey; /* new rkey (key byte) */
+			 struct emu_mw_bind_info info; } bind;
+	} wr;
+};
+
+/* Post one WR. Errors (bad opcode, too many SGEs, full queue, wrong state) are
+ * returned at once and nothing is queued. */
+int  emu_post_send(struct emu_qp *qp, const struct emu_send_wr *wr);
+int  emu_post_recv(struct emu_qp *qp, const struct emu_recv_wr *wr);
+
+/* Type 1 memory window bind (ibv_bind_mw): done at once, through the QP for
+ * ordering; completes with a BIND_MW completion if signaled. */
+int  emu_bind_mw_type1(struct emu_qp *qp, struct emu_mw *mw, uint64_t wr_id,
+		       uint32_t send_flags, const struct emu_mw_bind_info *info,
+		       uint32_t *new_rkey);
+
+/* Async event types, numbered as enum ibv_event_type. */
+enum emu_event_type {
+	EMU_EVENT_CQ_ERR = 0,
+	EMU_EVENT_QP_FATAL,
+	EMU_EVENT_QP_REQ_ERR,
+	EMU_EVENT_QP_ACCESS_ERR,
+	EMU_EVENT_COMM_EST,
+	EMU_EVENT_SQ_DRAINED,
+	EMU_EVENT_PATH_MIG,
+	EMU_EVENT_PATH_MIG_ERR,
+	EMU_EVENT_DEVICE_FATAL,
+	EMU_EVENT_PORT_ACTIVE,
+	EMU_EVENT_PORT_ERR,
+	EMU_EVENT_LID_CHANGE,
+	EMU_EVENT_PKEY_CHANGE,
+	EMU_EVENT_SM_CHANGE,
+	EMU_EVENT_SRQ_ERR,
+	EMU_EVENT_SRQ_LIMIT_REACHED,
+	EMU_EVENT_QP_LAST_WQE_REACHED,
+};
+
+/* Stall reasons (a QP waiting on its host). */
+enum emu_stall_reason {
+	EMU_STALL_NONE = 0,
+	EMU_STALL_PAGE_FAULT,    /* an ODP page is not present */
+};
+
+#endif /* SOFTHCA_EMU_CORE_EMU_H */

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * emu/sim/sim_priv.h - what the files of the simulation host share.
+ *
+ *   sim.c     the simulation, devices, event queue, virtual time, trace
+ *   wire.c    the virtual wire: seeded drop / duplicate / corrupt / delay / reorder
+ *   memory.c  tracked allocations, MRs (with the ODP page model), CQs, host ops
+ *
+ * Everything here is the simulator's own business; the engine only ever sees the
+ * struct emu_host_ops of each device.
+ */
+#ifndef SOFTHCA_EMU_SIM_SIM_PRIV_H
+#define SOFTHCA_EMU_SIM_SIM_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim.h"
+
+#define SIM_MAX_DEVS       64
+#define SIM_PAGE_SHIFT     12
+#define SIM_PAGE_SIZE      (1ull << SIM_PAGE_SHIFT)
+#define SIM_DEFAULT_LATENCY_NS   1000
+#define SIM_EXTRA_DELAY_FACTOR   20
+#define SIM_DEFAULT_FAULT_DELAY_NS 2000
+#define SIM_DEFAULT_PORT_MTU 4096
+#define SIM_ROCE_V2_DPORT  4791
+/* Steps at one virtual instant before the run is declared a livelock: an engine
+ * timer that never moves its deadline would otherwise spin forever. */
+#define SIM_LIVELOCK_STEPS 10000000ull
+
+/*
+ * Header of every tracked allocation: one circular list per owner, so that
+ * whatever is still allocated when the owner goes away can be freed. dead_flag,
+ * when set, is cleared when the block is freed: it tells a sim record that the
+ * engine object it refers to is gone.
+ */
+struct sim_block {
+	union {
+		struct {
+			struct sim_block *prev, *next;
+			bool *dead_flag;
+		} l;
+		max_align_t align;
+	} u;
+};
+
+void  sim_blocks_init(struct sim_block *head);
+void *sim_blocks_alloc(struct sim_block *head, size_t size);
+void  sim_blocks_free(void *ptr);
+/* Frees every block still on the list; returns how many there were. */
+size_t sim_blocks_free_all(struct sim_block *head);
+/* The block header of ptr if ptr is a block of the list, else NULL. */
+struct sim_block *sim_blocks_find(struct sim_block *head, const void *ptr);
+
+enum sim_ev_kind {
+	SIM_EV_DELIVER = 1,       /* a datagram arrives at its destination */
+	SIM_EV_FAULT_DONE,        /* an ODP fault has been resolved */
+};
+
+struct sim_mr;
+
+struct sim_event {
+	uint64_t time;
+	uint64_t seq;             /* insertion order: ties are broken by it */
+	uint32_t kind;            /* enum sim_ev_kind */
+	/* SIM_EV_DELIVER */
+	uint32_t src, dst;        /* device indices */
+	uint32_t copy;            /* 0, or 1 for the duplicate */
+	uint64_t pkt;             /* number of the datagram on its link */
+	struct emu_netinfo ni;
+	void *buf;
+	size_t len;
+	/* SIM_EV_FAULT_DONE */
+	struct sim_mr *mr;
+	uint64_t off, flen;
+};
+
+/* One direction of a link between two devices. */
+struct sim_link {
+	struct sim_faults faults;
+	uint64_t npkts;           /* datagrams sent on it: the PRNG key */
+	uint64_t last_arrival;    /* keeps non-reordered datagrams in order */
+};
+
+struct sim_cq {
+	struct sim_dev *dev;
+	struct emu_cq *emu;
+	bool alive;               /* the engine CQ exists */
+	bool tracked;             /* alive is maintained by the allocator */
+	struct emu_wc *ring;
+	uint32_t cap, head, count;
+	struct sim_cq *next;
+};
+
+struct sim_mr {
+	struct sim_dev *dev;
+	uint32_t id;              /* per device, for traces (no pointers there) */
+	uint8_t *buf;
+	uint64_t len;
+	bool odp;
+	bool zero_based;
+	bool alive;
+	bool tracked;
+	struct emu_mr *emu;
+	uint8_t *present;         /* ODP: one bit per 4 KiB page from buf */
+	uint64_t npages;
+	struct sim_mr *next;
+};
+
+struct sim_dev {
+	struct sim *sim;
+	uint32_t index;
+	struct emu_dev *emu;
+	struct emu_host_ops ops;
+	uint8_t gid[2][16];
+	bool isolated;
+	struct sim_block engine_mem;      /* what the engine allocated */
+	struct emu_async_event *events;   /* ring */
+	size_t ev_head, ev_count, ev_cap;
+	struct sim_mr *mrs;
+	struct sim_cq *cqs;
+	uint32_t next_mr_id;
+	uint64_t nodest_pkts;             /* datagrams to unknown addresses */
+};
+
+struct sim {
+	uint64_t seed;
+	uint64_t now;
+	uint64_t seq;
+	uint64_t same_time_steps;
+	struct sim_event *heap;
+	size_t nheap, heap_cap;
+	struct sim_dev *devs[SIM_MAX_DEVS];
+	uint32_t ndevs;
+	struct sim_link *links;           /* [from * SIM_MAX_DEVS + to] */
+	struct sim_wire_stats stats;
+	FILE *trace;
+	uint64_t hash;
+	uint64_t fault_delay;
+	uint64_t faults;
+	struct sim_block mem;             /* sim_alloc and the sim's records */
+	bool destroying;
+};
+
+/* sim.c */
+void sim_tracef(struct sim *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Queue an event (copied); false if out of memory. */
+bool sim_push_event(struct sim *s, const struct sim_event *ev);
+/* Deterministic 64-bit value keyed by the seed and four identifiers. */
+uint64_t sim_rng(uint64_t seed, uint64_t k1, uint64_t k2, uint64_t k3, uint64_t k4);
+
+/* wire.c */
+void sim_wire_tx(struct sim_dev *src, const struct emu_netinfo *ni, void *buf,
+		 size_t len);
+void sim_wire_deliver(struct sim *s, struct sim_event *ev);
+
+/* memory.c */
+void sim_host_ops_init(struct sim_dev *d);
+void sim_fault_done(struct sim *s, struct sim_event *ev);
+/* Destroy the engine MRs and CQs the simulation created and that still exist. */
+void sim_release_engine_objects(struct sim_dev *d);
+
+/* Test-only entry points (tests/sim declare them themselves). */
+void sim_test_tx(struct sim_dev *d, const struct emu_netinfo *ni, const void *pkt,
+		 size_t len);
+const struct emu_host_ops *sim_test_ops(struct sim_dev *d);
+void *sim_test_mr_cookie(struct sim_dev *d, struct emu_mr *mr);
+
+#endif /* SOFTHCA_EMU_SIM_SIM_PRIV_H */
