@@ -312,13 +312,13 @@ void emu_req_run(struct emu_qp *qp)
 		}
 		if (w->state == WQE_POSTED) {
 			if (qp->state == EMU_QPS_SQD)
-				return;
+				break;
 			if (w->wr.opcode == EMU_WR_LOCAL_INV || w->wr.opcode == EMU_WR_BIND_MW) {
 				run_local_op(qp, w);
 				continue;
 			}
 			if (!start_wqe(qp, w))
-				return;
+				break;
 		}
 		if (!continue_wqe(qp, w))
 			break;
@@ -327,7 +327,7 @@ void emu_req_run(struct emu_qp *qp)
 		if (qp->type != EMU_QPT_RC)
 			emu_qp_complete_send(qp, w, EMU_WC_SUCCESS);
 	}
-	if (qp->type == EMU_QPT_RC)
+	if (qp->type == EMU_QPT_RC && (qp->state == EMU_QPS_RTS || qp->state == EMU_QPS_SQD))
 		emu_comp_arm_timer(qp);
 }
 
