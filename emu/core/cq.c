@@ -4,13 +4,6 @@
  */
 #include "internal.h"
 
-/*
- * Take the oldest WQE of srq into out (room for srq->max_sge SGEs). Raises
- * SRQ_LIMIT_REACHED, and disarms the limit, when the SRQ was armed and fewer
- * than limit WQEs remain. false if the SRQ is empty.
- */
-bool emu_srq_take(struct emu_srq *srq, struct emu_rwqe *out);
-
 /* ---- completion queues ---------------------------------------------------------- */
 
 static bool cqe_ok(const struct emu_dev *dev, uint32_t cqe)

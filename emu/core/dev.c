@@ -472,9 +472,11 @@ void emu_dev_run_timers(struct emu_dev *dev)
 	}
 }
 
+/* n_stalled (kept by emu_qp_stall/unstall) spares the scan of the whole QP
+ * table in the common case of a fault that only one QP waited for. */
 void emu_dev_mem_ready(struct emu_dev *dev)
 {
-	for (uint32_t i = 0; i < dev->attr.max_qp; i++) {
+	for (uint32_t i = 0; i < dev->attr.max_qp && dev->n_stalled; i++) {
 		struct emu_qp *qp = dev->qp_tbl[i];
 
 		if (qp && qp->stall != EMU_STALL_NONE)

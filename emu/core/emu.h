@@ -122,6 +122,23 @@ void     emu_dev_run_timers(struct emu_dev *dev);
 /* The host has made (part of) an MR present after fault(): stalled QPs retry. */
 void emu_dev_mem_ready(struct emu_dev *dev);
 
+/*
+ * The DMA layer's policy: when the writes the HCA makes into consumer memory
+ * (payload, READ response data, atomic results) and its completions become
+ * visible.
+ *   STRICT - in order, at once (the default).
+ *   HOLD   - every write and completion is queued, in order, until the host
+ *            releases it with emu_dev_dma_release(): the mechanism the ordering
+ *            policies build on, usable by tests of visibility.
+ */
+enum emu_dma_policy { EMU_DMA_STRICT = 0, EMU_DMA_HOLD = 1 };
+
+int emu_dev_set_dma_policy(struct emu_dev *dev, enum emu_dma_policy policy);
+/* Make up to max held writes/completions visible, oldest first; returns how many.
+ * Switching to STRICT releases everything held. */
+uint32_t emu_dev_dma_release(struct emu_dev *dev, uint32_t max);
+uint32_t emu_dev_dma_held(const struct emu_dev *dev);
+
 /* ---- counters -------------------------------------------------------------- */
 
 enum emu_drop_reason {
@@ -157,6 +174,8 @@ struct emu_counters {
 	uint64_t drops[EMU_DROP_REASONS];
 	uint64_t completions, completion_errors;
 	uint64_t dma_writes, dma_bytes;
+	uint64_t dma_held;                  /* writes and CQEs queued by the policy */
+	uint64_t dma_lost;                  /* held writes whose region vanished */
 	uint64_t page_faults;               /* ODP: mr_map answered not present */
 };
 

@@ -235,6 +235,8 @@ struct emu_qp {
 	bool last_wqe_reached_sent;
 };
 
+struct emu_dma_op;
+
 struct emu_dev {
 	struct emu_host_ops ops;
 	struct emu_dev_config cfg;
@@ -254,6 +256,10 @@ struct emu_dev {
 	uint32_t n_pd, n_cq, n_srq, n_ah, n_qp, n_mr, n_mw;
 
 	struct emu_qp *timer_list;    /* QPs whose timer is armed */
+	uint32_t dma_policy;          /* enum emu_dma_policy */
+	struct emu_dma_op *dma_head;  /* held writes and completions, oldest first */
+	struct emu_dma_op *dma_tail;
+	uint32_t dma_nheld;
 	uint32_t n_stalled;           /* QPs with stall != NONE */
 };
 
@@ -323,6 +329,8 @@ enum mem_result emu_dma_write(struct emu_qp *qp, const struct mem_ref *ref, uint
 enum mem_result emu_dma_write_sgl(struct emu_qp *qp, const struct emu_sge *sge,
 				  uint32_t nsge, uint32_t off, const void *src, uint32_t len,
 				  uint64_t wr_index, uint32_t psn);
+/* Apply every held write and completion of qp (before it goes away). */
+void emu_dma_flush_qp(struct emu_qp *qp);
 /* Publish a completion on cq. Handles overflow (CQ error event, QPs to error). */
 void emu_dma_cqe(struct emu_qp *qp, struct emu_cq *cq, const struct emu_wc *wc,
 		 bool solicited, uint64_t wr_index);

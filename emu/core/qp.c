@@ -169,6 +169,7 @@ int emu_destroy_qp(struct emu_qp *qp)
 	if (!qp)
 		return -EMU_EINVAL;
 	dev = qp->dev;
+	emu_dma_flush_qp(qp);
 	emu_qp_timer_set(qp, UINT64_MAX, false);
 	if (qp->stall != EMU_STALL_NONE)
 		dev->n_stalled--;

@@ -11,9 +11,6 @@
 #include "../../emu/core/internal.h"
 #include "lib/unit_host.h"
 
-/* Written in cq.c for the QP code; not (yet) in internal.h. */
-bool emu_srq_take(struct emu_srq *srq, struct emu_rwqe *out);
-
 static struct unit_host host;
 static struct emu_dev *dev;
 static struct emu_pd *pd;
@@ -732,6 +729,71 @@ START_TEST(timer_list)
 }
 END_TEST
 
+/*
+ * Fake QPs stay in RESET: a QP without a transport has nothing to retransmit
+ * or resume, so what the engine does for them is only the device's part.
+ */
+static struct emu_qp *reset_qps(int n)
+{
+	struct emu_qp *q = calloc((size_t)n, sizeof(*q));
+
+	ck_assert_ptr_nonnull(q);
+	for (int i = 0; i < n; i++) {
+		q[i].dev = dev;
+		q[i].pd = pd;
+		q[i].type = EMU_QPT_RC;
+		q[i].state = EMU_QPS_RESET;
+		q[i].qpn = QPN_BASE + (uint32_t)i;
+		q[i].timer_deadline = UINT64_MAX;
+	}
+	return q;
+}
+
+START_TEST(run_timers_disarms_expired)
+{
+	struct emu_qp *q = reset_qps(4);
+
+	emu_qp_timer_set(&q[0], 1000, false);
+	emu_qp_timer_set(&q[1], 400, false);
+	emu_qp_timer_set(&q[2], 500, true);
+	emu_qp_timer_set(&q[3], 501, false);
+	host.now = 500;                      /* a deadline equal to now has expired */
+	emu_dev_run_timers(dev);
+	ck_assert(!q[1].timer_linked && q[1].timer_deadline == UINT64_MAX);
+	ck_assert(!q[2].timer_linked && q[2].timer_deadline == UINT64_MAX);
+	ck_assert(q[0].timer_linked && q[0].timer_deadline == 1000);
+	ck_assert(q[3].timer_linked && q[3].timer_deadline == 501);
+	ck_assert_uint_eq(timer_list_len(dev), 2);
+	ck_assert(emu_dev_next_deadline(dev) == 501);
+
+	host.now = 5000;
+	emu_dev_run_timers(dev);
+	ck_assert_ptr_null(dev->timer_list);
+	ck_assert(emu_dev_next_deadline(dev) == UINT64_MAX);
+	free(q);
+}
+END_TEST
+
+START_TEST(mem_ready_resumes_stalled)
+{
+	struct emu_qp *q = reset_qps(3);
+
+	for (int i = 0; i < 3; i++)
+		dev->qp_tbl[i] = &q[i];
+	emu_qp_stall(&q[0], EMU_STALL_PAGE_FAULT);
+	emu_qp_stall(&q[2], EMU_STALL_PAGE_FAULT);
+	ck_assert_uint_eq(q[0].stall, EMU_STALL_PAGE_FAULT);
+	emu_dev_mem_ready(dev);
+	ck_assert_uint_eq(q[0].stall, EMU_STALL_NONE);
+	ck_assert_uint_eq(q[1].stall, EMU_STALL_NONE);
+	ck_assert_uint_eq(q[2].stall, EMU_STALL_NONE);
+	ck_assert_uint_eq(dev->n_stalled, 0);
+	for (int i = 0; i < 3; i++)
+		dev->qp_tbl[i] = NULL;
+	free(q);
+}
+END_TEST
+
 /* ---- drops, traces, names -------------------------------------------------------------------- */
 
 START_TEST(drop_counting)
@@ -873,6 +935,8 @@ static Suite *objects_suite(void)
 	tcase_add_test(tc, key_table);
 	tcase_add_test(tc, qp_table);
 	tcase_add_test(tc, timer_list);
+	tcase_add_test(tc, run_timers_disarms_expired);
+	tcase_add_test(tc, mem_ready_resumes_stalled);
 	tcase_add_test(tc, drop_counting);
 	tcase_add_test(tc, trace_and_event_records);
 	tcase_add_test(tc, drop_reason_names);
