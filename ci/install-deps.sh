@@ -18,6 +18,13 @@ PACKAGES=(
 	libpcap-dev      # pcap captures in tests and tools
 	valgrind         # the valgrind test label
 	tshark           # decodes captured RoCEv2 packets in tests
+	liburing-dev     # user mode: batched UDP through io_uring
+	libibverbs-dev   # user mode: the public verbs.h the drop-in is built against
+	ibverbs-utils    # user mode tests: ibv_devices, ibv_*_pingpong
+	perftest         # user mode tests: ib_write_bw and friends
+	rdmacm-utils     # librdmacm, linked by perftest
+	python3-pyverbs  # user mode tests: rdma-core's own test suite
+	iproute2         # user mode tests: network namespaces and veth
 )
 
 is_installed() {

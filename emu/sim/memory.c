@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "crc32.h"
 #include "sim_priv.h"
 
 #define SIM_ENOSPC 28
@@ -383,11 +383,6 @@ static void host_copy(void *dst, const void *src, size_t len)
 	memcpy(dst, src, len);
 }
 
-static uint32_t host_crc32(uint32_t crc, const void *buf, size_t len)
-{
-	return (uint32_t)crc32_z(crc, buf, len);
-}
-
 static uint64_t host_now_ns(void *host)
 {
 	struct sim_dev *d = host;
@@ -397,8 +392,17 @@ static uint64_t host_now_ns(void *host)
 
 static void *host_tx_buf(void *host, size_t len)
 {
-	(void)host;
-	return malloc(len ? len : 1);
+	struct sim_dev *d = host;
+
+	return sim_pkt_alloc(d->sim, len);
+}
+
+/* A buffer the engine could not fill goes back where it came from. */
+static void host_tx_abort(void *host, void *buf)
+{
+	struct sim_dev *d = host;
+
+	sim_pkt_free(d->sim, buf);
 }
 
 static void host_tx(void *host, const struct emu_netinfo *ni, void *buf, size_t len)
@@ -446,25 +450,49 @@ static const char *const trace_kind_names[] = {
 	[EMU_TR_TIMEOUT] = "timeout",
 };
 
+/*
+ * The text of
+ *   "dev%u %s qpn=%u psn=%u op=0x%02x wr=%" PRIu64 " a=%" PRIu64 " b=%" PRIu64 "%s"
+ * with the kind's name (or "kind%u") and, for a drop, " (reason)"; built
+ * without printf because it is written several times per packet.
+ */
 static void host_trace(void *host, const struct emu_trace_rec *rec)
 {
 	struct sim_dev *d = host;
-	char kind[24];
-	char why[48] = "";
+	struct sim_line l;
 
+	if (!sim_trace_begin(d->sim, &l))
+		return;
+	sim_line_str(&l, "dev");
+	sim_line_u64(&l, rec->dev_id);
+	sim_line_str(&l, " ");
 	if (rec->kind < sizeof(trace_kind_names) / sizeof(trace_kind_names[0]) &&
-	    trace_kind_names[rec->kind])
-		snprintf(kind, sizeof(kind), "%s", trace_kind_names[rec->kind]);
-	else
-		snprintf(kind, sizeof(kind), "kind%u", rec->kind);
+	    trace_kind_names[rec->kind]) {
+		sim_line_str(&l, trace_kind_names[rec->kind]);
+	} else {
+		sim_line_str(&l, "kind");
+		sim_line_u64(&l, rec->kind);
+	}
+	sim_line_str(&l, " qpn=");
+	sim_line_u64(&l, rec->qpn);
+	sim_line_str(&l, " psn=");
+	sim_line_u64(&l, rec->psn);
+	sim_line_str(&l, " op=0x");
+	sim_line_hex02(&l, rec->opcode);
+	sim_line_str(&l, " wr=");
+	sim_line_u64(&l, rec->wr_index);
+	sim_line_str(&l, " a=");
+	sim_line_u64(&l, rec->a);
+	sim_line_str(&l, " b=");
+	sim_line_u64(&l, rec->b);
 	if (rec->kind == EMU_TR_DROP && rec->a < EMU_DROP_REASONS) {
 		const char *name = emu_drop_reason_name((enum emu_drop_reason)rec->a);
 
-		snprintf(why, sizeof(why), " (%s)", name ? name : "?");
+		sim_line_str(&l, " (");
+		sim_line_str(&l, name ? name : "?");
+		sim_line_str(&l, ")");
 	}
-	sim_tracef(d->sim, "dev%u %s qpn=%u psn=%u op=0x%02x wr=%" PRIu64 " a=%" PRIu64
-		   " b=%" PRIu64 "%s", rec->dev_id, kind, rec->qpn, rec->psn, rec->opcode,
-		   rec->wr_index, rec->a, rec->b, why);
+	sim_trace_end(d->sim, &l);
 }
 
 void sim_host_ops_init(struct sim_dev *d)
@@ -473,10 +501,11 @@ void sim_host_ops_init(struct sim_dev *d)
 	d->ops.alloc = host_alloc;
 	d->ops.free = host_free;
 	d->ops.copy = host_copy;
-	d->ops.crc32 = host_crc32;
+	d->ops.crc32 = sim_crc32;
 	d->ops.now_ns = host_now_ns;
 	d->ops.tx_buf = host_tx_buf;
 	d->ops.tx = host_tx;
+	d->ops.tx_abort = host_tx_abort;
 	d->ops.mr_map = host_mr_map;
 	d->ops.fault = host_fault;
 	d->ops.cq_post = host_cq_post;

@@ -50,28 +50,84 @@ static void trace_hash(struct sim *s, const char *text, size_t len)
 	s->hash = h;
 }
 
-void sim_tracef(struct sim *s, const char *fmt, ...)
+/* A line too long is cut the same way every run, so it still hashes stably. */
+static void trace_emit(struct sim *s, char *line, size_t used)
 {
-	char line[512];
-	size_t used;
-	va_list ap;
-	int n;
-
-	n = snprintf(line, sizeof(line), "t=%" PRIu64 " ", s->now);
-	used = (n > 0 && (size_t)n < sizeof(line)) ? (size_t)n : 0;
-	va_start(ap, fmt);
-	n = vsnprintf(line + used, sizeof(line) - used, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		used += (size_t)n;
-	/* A line too long is cut the same way every run, so it still hashes stably. */
-	if (used > sizeof(line) - 2)
-		used = sizeof(line) - 2;
+	if (used > SIM_TRACE_LINE_MAX - 2)
+		used = SIM_TRACE_LINE_MAX - 2;
 	line[used++] = '\n';
 	line[used] = '\0';
 	trace_hash(s, line, used);
 	if (s->trace)
 		fputs(line, s->trace);
+}
+
+void sim_line_str(struct sim_line *l, const char *str)
+{
+	while (*str && l->n < SIM_TRACE_LINE_MAX - 1)
+		l->buf[l->n++] = *str++;
+}
+
+void sim_line_u64(struct sim_line *l, uint64_t v)
+{
+	char digits[20];
+	int n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n && l->n < SIM_TRACE_LINE_MAX - 1)
+		l->buf[l->n++] = digits[--n];
+}
+
+void sim_line_hex02(struct sim_line *l, uint32_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	char digits[8];
+	int n = 0;
+
+	do {
+		digits[n++] = hex[v & 15];
+		v >>= 4;
+	} while (v);
+	if (n < 2)
+		digits[n++] = '0';
+	while (n && l->n < SIM_TRACE_LINE_MAX - 1)
+		l->buf[l->n++] = digits[--n];
+}
+
+/* "t=<now> ", as sim_tracef starts every line. */
+bool sim_trace_begin(struct sim *s, struct sim_line *l)
+{
+	if (s->trace_off)
+		return false;
+	l->n = 0;
+	sim_line_str(l, "t=");
+	sim_line_u64(l, s->now);
+	sim_line_str(l, " ");
+	return true;
+}
+
+void sim_trace_end(struct sim *s, struct sim_line *l)
+{
+	trace_emit(s, l->buf, l->n);
+}
+
+void sim_tracef(struct sim *s, const char *fmt, ...)
+{
+	struct sim_line l;
+	va_list ap;
+	int n;
+
+	if (!sim_trace_begin(s, &l))
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(l.buf + l.n, sizeof(l.buf) - l.n, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		l.n += (size_t)n;
+	trace_emit(s, l.buf, l.n);
 }
 
 void sim_trace_to(struct sim *s, FILE *f)
@@ -84,65 +140,315 @@ uint64_t sim_trace_hash(const struct sim *s)
 	return s->hash;
 }
 
-/* ---- event queue: a binary min-heap on (time, seq) ------------------------------- */
+void sim_bench_trace_off(struct sim *s, bool off)
+{
+	s->trace_off = off;
+}
 
-static bool ev_before(const struct sim_event *a, const struct sim_event *b)
+/* ---- event queue ------------------------------------------------------------------ */
+
+/*
+ * Events are totally ordered by (time, seq): the same order whatever structure
+ * holds them, so the queue below takes exactly the decisions a single heap of
+ * every event would take.
+ *
+ * Most events are deliveries on a link, and a link's in-order deliveries arrive
+ * in the order they were queued. Those go to the link's FIFO, and only each FIFO's
+ * head is in the heap (a k-way merge): with a few busy links the heap holds a
+ * few entries, not every packet in flight. A delivery queued earlier than the
+ * last one of its link (a reordered datagram) and every other kind of event go
+ * to the heap alone. Bodies stay in a pool slot from push to pop.
+ */
+static bool qent_before(const struct sim_qent *a, const struct sim_qent *b)
 {
 	return a->time != b->time ? a->time < b->time : a->seq < b->seq;
 }
 
-static void ev_swap(struct sim_event *a, struct sim_event *b)
+static struct sim_event *ev_body(const struct sim *s, uint32_t slot)
 {
-	struct sim_event t = *a;
+	return &s->evchunk[slot / SIM_EV_CHUNK][slot % SIM_EV_CHUNK];
+}
 
-	*a = *b;
-	*b = t;
+static bool evpool_grow(struct sim *s)
+{
+	size_t base = s->nevchunks * SIM_EV_CHUNK;
+	struct sim_event **chunks;
+	uint32_t *stack;
+
+	if (base + SIM_EV_CHUNK > UINT32_MAX)
+		return false;
+	chunks = realloc(s->evchunk, (s->nevchunks + 1) * sizeof(*chunks));
+	if (!chunks)
+		return false;
+	s->evchunk = chunks;
+	stack = realloc(s->evfree, (base + SIM_EV_CHUNK) * sizeof(*stack));
+	if (!stack)
+		return false;
+	s->evfree = stack;
+	chunks[s->nevchunks] = malloc(SIM_EV_CHUNK * sizeof(**chunks));
+	if (!chunks[s->nevchunks])
+		return false;
+	s->nevchunks++;
+	for (size_t i = base + SIM_EV_CHUNK; i > base; i--)
+		s->evfree[s->nevfree++] = (uint32_t)(i - 1);
+	return true;
+}
+
+static bool heap_reserve(struct sim *s)
+{
+	size_t cap;
+	struct sim_qent *h;
+
+	if (s->nheap < s->heap_cap)
+		return true;
+	cap = s->heap_cap ? s->heap_cap * 2 : 64;
+	h = realloc(s->heap, cap * sizeof(*h));
+	if (!h)
+		return false;
+	s->heap = h;
+	s->heap_cap = cap;
+	return true;
+}
+
+/* Room reserved by heap_reserve. */
+static void heap_insert(struct sim *s, const struct sim_qent *key)
+{
+	size_t i;
+
+	/* Sift up: move parents down into the hole until key fits. */
+	for (i = s->nheap++; i > 0; ) {
+		size_t parent = (i - 1) / 2;
+
+		if (!qent_before(key, &s->heap[parent]))
+			break;
+		s->heap[i] = s->heap[parent];
+		i = parent;
+	}
+	s->heap[i] = *key;
+}
+
+/* Put key where the top was and sift it down. */
+static void heap_replace_top(struct sim *s, const struct sim_qent *key)
+{
+	size_t i = 0, n = s->nheap;
+
+	for (;;) {
+		size_t l = 2 * i + 1, m = l;
+
+		if (l >= n)
+			break;
+		if (l + 1 < n && qent_before(&s->heap[l + 1], &s->heap[l]))
+			m = l + 1;
+		if (!qent_before(&s->heap[m], key))
+			break;
+		s->heap[i] = s->heap[m];
+		i = m;
+	}
+	s->heap[i] = *key;
+}
+
+static void heap_remove_top(struct sim *s)
+{
+	if (--s->nheap)
+		heap_replace_top(s, &s->heap[s->nheap]);
+}
+
+static bool fifo_append(struct sim_fifo *f, const struct sim_qent *key)
+{
+	if (f->count == f->cap) {
+		uint32_t cap = f->cap ? f->cap * 2 : 64;
+		struct sim_qent *ring;
+
+		if (cap < f->cap)
+			return false;
+		ring = malloc((size_t)cap * sizeof(*ring));
+		if (!ring)
+			return false;
+		for (uint32_t i = 0; i < f->count; i++)
+			ring[i] = f->ring[(f->head + i) % f->cap];
+		free(f->ring);
+		f->ring = ring;
+		f->head = 0;
+		f->cap = cap;
+	}
+	f->ring[(f->head + f->count) % f->cap] = *key;
+	f->count++;
+	return true;
+}
+
+static const struct sim_qent *fifo_tail(const struct sim_fifo *f)
+{
+	return &f->ring[(f->head + f->count - 1) % f->cap];
+}
+
+/* The link FIFO a delivery may join, or NULL. */
+static struct sim_fifo *fifo_of(struct sim *s, const struct sim_event *ev, uint32_t *link)
+{
+	if (ev->kind != SIM_EV_DELIVER || ev->src >= SIM_MAX_DEVS || ev->dst >= SIM_MAX_DEVS)
+		return NULL;
+	*link = ev->src * SIM_MAX_DEVS + ev->dst;
+	return &s->links[*link].fifo;
+}
+
+/*
+ * The slot is taken from the free stack now and given back by pop_event's
+ * caller after the event ran; the heap has room for the key before the caller
+ * fills anything, so queueing cannot fail.
+ */
+struct sim_event *sim_new_event(struct sim *s)
+{
+	struct sim_event *ev;
+	uint32_t slot;
+
+	if (!heap_reserve(s) || (!s->nevfree && !evpool_grow(s)))
+		return NULL;
+	slot = s->evfree[--s->nevfree];
+	ev = ev_body(s, slot);
+	memset(ev, 0, sizeof(*ev));
+	ev->slot = slot;
+	return ev;
+}
+
+void sim_queue_event(struct sim *s, struct sim_event *ev)
+{
+	struct sim_qent key;
+	struct sim_fifo *f;
+	uint32_t link = 0;
+
+	ev->seq = s->seq++;
+	key.time = ev->time;
+	key.seq = ev->seq;
+	key.slot = ev->slot;
+	f = fifo_of(s, ev, &link);
+	/* Keys in a FIFO carry its tag already: the head goes to the heap as is. */
+	key.fifo = link + 1;
+	if (f && f->count && !qent_before(&key, fifo_tail(f)) && fifo_append(f, &key))
+		return;                  /* behind the head, which is in the heap */
+	if (!f || f->count || !fifo_append(f, &key))
+		key.fifo = 0;            /* in the heap alone */
+	heap_insert(s, &key);
 }
 
 bool sim_push_event(struct sim *s, const struct sim_event *ev)
 {
-	size_t i;
+	struct sim_event *e = sim_new_event(s);
+	uint32_t slot;
 
-	if (s->nheap == s->heap_cap) {
-		size_t cap = s->heap_cap ? s->heap_cap * 2 : 256;
-		struct sim_event *h = realloc(s->heap, cap * sizeof(*h));
-
-		if (!h)
-			return false;
-		s->heap = h;
-		s->heap_cap = cap;
-	}
-	i = s->nheap++;
-	s->heap[i] = *ev;
-	s->heap[i].seq = s->seq++;
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-
-		if (!ev_before(&s->heap[i], &s->heap[parent]))
-			break;
-		ev_swap(&s->heap[i], &s->heap[parent]);
-		i = parent;
-	}
+	if (!e)
+		return false;
+	slot = e->slot;
+	*e = *ev;
+	e->slot = slot;
+	sim_queue_event(s, e);
 	return true;
 }
 
-static void pop_event(struct sim *s, struct sim_event *out)
+/* The next event, in place; the caller gives its slot back after running it. */
+static struct sim_event *pop_event(struct sim *s)
 {
-	size_t i = 0;
+	struct sim_qent top = s->heap[0];
 
-	*out = s->heap[0];
-	s->heap[0] = s->heap[--s->nheap];
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
+	if (top.fifo) {
+		struct sim_fifo *f = &s->links[top.fifo - 1].fifo;
 
-		if (l < s->nheap && ev_before(&s->heap[l], &s->heap[m]))
-			m = l;
-		if (r < s->nheap && ev_before(&s->heap[r], &s->heap[m]))
-			m = r;
-		if (m == i)
+		f->head = (f->head + 1) % f->cap;
+		if (--f->count) {
+			heap_replace_top(s, &f->ring[f->head]);
+			return ev_body(s, top.slot);
+		}
+	}
+	heap_remove_top(s);
+	return ev_body(s, top.slot);
+}
+
+static void release_event(struct sim *s, const struct sim_event *ev)
+{
+	s->evfree[s->nevfree++] = ev->slot;
+}
+
+/* Datagram buffers of every queued event, and the FIFOs. */
+static void queue_free(struct sim *s)
+{
+	for (size_t i = 0; i < s->nheap; i++)
+		if (!s->heap[i].fifo)
+			sim_pkt_free(s, ev_body(s, s->heap[i].slot)->buf);
+	s->nheap = 0;
+	for (size_t l = 0; s->links && l < (size_t)SIM_MAX_DEVS * SIM_MAX_DEVS; l++) {
+		struct sim_fifo *f = &s->links[l].fifo;
+
+		for (uint32_t i = 0; i < f->count; i++)
+			sim_pkt_free(s, ev_body(s, f->ring[(f->head + i) % f->cap].slot)->buf);
+		free(f->ring);
+		memset(f, 0, sizeof(*f));
+	}
+}
+
+/* ---- packet buffers ----------------------------------------------------------------- */
+
+/* Room of each pooled class: small datagrams (ACKs, short messages), and one MTU
+ * of 4096 bytes with every header. */
+static const size_t pkt_class_size[SIM_PKT_CLASSES] = { 256, 4096 + 256 };
+
+void *sim_pkt_alloc(struct sim *s, size_t len)
+{
+	struct sim_pkt_hdr *h;
+	uint32_t cls = SIM_PKT_LARGE;
+
+	for (uint32_t c = 0; c < SIM_PKT_CLASSES; c++)
+		if (len <= pkt_class_size[c]) {
+			cls = c;
 			break;
-		ev_swap(&s->heap[i], &s->heap[m]);
-		i = m;
+		}
+	if (cls != SIM_PKT_LARGE && s->pkt_pool[cls].free) {
+		h = s->pkt_pool[cls].free;
+		s->pkt_pool[cls].free = h->u.h.next;
+		s->pkt_pool[cls].nfree--;
+		return h + 1;
+	}
+	if (len > SIZE_MAX - sizeof(*h))
+		return NULL;
+	h = malloc(sizeof(*h) + (cls == SIM_PKT_LARGE ? (len ? len : 1) : pkt_class_size[cls]));
+	if (!h)
+		return NULL;
+	h->u.h.cls = cls;
+	return h + 1;
+}
+
+void sim_pkt_free(struct sim *s, void *buf)
+{
+	struct sim_pkt_hdr *h;
+	struct sim_pkt_pool *pool;
+
+	if (!buf)
+		return;
+	h = (struct sim_pkt_hdr *)buf - 1;
+	if (h->u.h.cls == SIM_PKT_LARGE || s->destroying) {
+		free(h);
+		return;
+	}
+	pool = &s->pkt_pool[h->u.h.cls];
+	if (pool->nfree >= SIM_PKT_POOL_MAX) {
+		free(h);
+		return;
+	}
+	h->u.h.next = pool->free;
+	pool->free = h;
+	pool->nfree++;
+}
+
+static void pkt_pools_free(struct sim *s)
+{
+	for (uint32_t c = 0; c < SIM_PKT_CLASSES; c++) {
+		struct sim_pkt_hdr *h = s->pkt_pool[c].free;
+
+		while (h) {
+			struct sim_pkt_hdr *next = h->u.h.next;
+
+			free(h);
+			h = next;
+		}
+		s->pkt_pool[c].free = NULL;
+		s->pkt_pool[c].nfree = 0;
 	}
 }
 
@@ -189,13 +495,16 @@ void sim_destroy(struct sim *s)
 	s->destroying = true;
 	/* The test may have closed its trace file already; the hash goes on. */
 	s->trace = NULL;
-	for (size_t i = 0; i < s->nheap; i++)
-		free(s->heap[i].buf);
-	s->nheap = 0;
+	queue_free(s);
 	for (uint32_t i = 0; i < s->ndevs; i++)
 		destroy_dev(s->devs[i]);
 	sim_blocks_free_all(&s->mem);
+	pkt_pools_free(s);
 	free(s->heap);
+	for (size_t i = 0; i < s->nevchunks; i++)
+		free(s->evchunk[i]);
+	free(s->evchunk);
+	free(s->evfree);
 	free(s->links);
 	free(s);
 }
@@ -374,22 +683,23 @@ static void run_event(struct sim *s, struct sim_event *ev)
 		sim_fault_done(s, ev);
 		break;
 	default:
-		free(ev->buf);
+		sim_pkt_free(s, ev->buf);
 		break;
 	}
 }
 
 bool sim_step(struct sim *s)
 {
-	struct sim_event ev;
+	struct sim_event *ev;
 	uint64_t when;
 	uint32_t dev = 0;
 
 	switch (next_thing(s, &when, &dev)) {
 	case NEXT_EVENT:
-		pop_event(s, &ev);
+		ev = pop_event(s);
 		advance_to(s, when);
-		run_event(s, &ev);
+		run_event(s, ev);
+		release_event(s, ev);
 		return true;
 	case NEXT_TIMER:
 		advance_to(s, when);

@@ -74,6 +74,22 @@ struct sim_event {
 	/* SIM_EV_FAULT_DONE */
 	struct sim_mr *mr;
 	uint64_t off, flen;
+	uint32_t slot;            /* where it is in the event pool (sim.c's) */
+};
+
+/* A queued event: the heap orders these small keys, the body stays in the pool. */
+struct sim_qent {
+	uint64_t time;
+	uint64_t seq;
+	uint32_t slot;            /* where the body is in the event pool */
+	uint32_t fifo;            /* 1 + link index for a key in (or heading) that
+				   * link's FIFO, 0 for an event of the heap alone */
+};
+
+/* Events of one link in (time, seq) order, oldest at head: a ring. */
+struct sim_fifo {
+	struct sim_qent *ring;
+	uint32_t head, count, cap;
 };
 
 /* One direction of a link between two devices. */
@@ -81,6 +97,7 @@ struct sim_link {
 	struct sim_faults faults;
 	uint64_t npkts;           /* datagrams sent on it: the PRNG key */
 	uint64_t last_arrival;    /* keeps non-reordered datagrams in order */
+	struct sim_fifo fifo;     /* its deliveries that arrive in order */
 };
 
 struct sim_cq {
@@ -124,13 +141,49 @@ struct sim_dev {
 	uint64_t nodest_pkts;             /* datagrams to unknown addresses */
 };
 
+/*
+ * Packet buffers are kept on a free list per size class and reused: a datagram
+ * costs no malloc/free on the packet path. Each buffer has a header in front
+ * telling its class.
+ */
+#define SIM_EV_CHUNK         256               /* event bodies per pool chunk */
+#define SIM_PKT_CLASSES      2
+#define SIM_PKT_LARGE        SIM_PKT_CLASSES   /* class of a buffer too big to pool */
+#define SIM_PKT_POOL_MAX     4096              /* free buffers kept per class */
+
+struct sim_pkt_hdr {
+	union {
+		struct {
+			struct sim_pkt_hdr *next;   /* on the free list */
+			uint32_t cls;
+		} h;
+		max_align_t align;
+	} u;
+};
+
+struct sim_pkt_pool {
+	struct sim_pkt_hdr *free;
+	size_t nfree;
+};
+
 struct sim {
 	uint64_t seed;
 	uint64_t now;
 	uint64_t seq;
 	uint64_t same_time_steps;
-	struct sim_event *heap;
+	/* The event queue: a binary min-heap on (time, seq) holding every event
+	 * that is not in a link FIFO, plus the head of every non-empty link FIFO
+	 * (a k-way merge), so it stays small when datagrams arrive in order. */
+	struct sim_qent *heap;
 	size_t nheap, heap_cap;
+	/* Bodies of queued events, in chunks that never move (an event runs in
+	 * place while it queues others); slot s is evchunk[s / SIM_EV_CHUNK]
+	 * [s % SIM_EV_CHUNK]. */
+	struct sim_event **evchunk;
+	size_t nevchunks;
+	uint32_t *evfree;                 /* stack of free slots */
+	size_t nevfree;
+	struct sim_pkt_pool pkt_pool[SIM_PKT_CLASSES];
 	struct sim_dev *devs[SIM_MAX_DEVS];
 	uint32_t ndevs;
 	struct sim_link *links;           /* [from * SIM_MAX_DEVS + to] */
@@ -141,13 +194,39 @@ struct sim {
 	uint64_t faults;
 	struct sim_block mem;             /* sim_alloc and the sim's records */
 	bool destroying;
+	bool trace_off;                   /* sim_bench_trace_off: no text, no hash */
 };
 
 /* sim.c */
 void sim_tracef(struct sim *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * The fast way to a trace line, for the lines written per packet: the same text
+ * sim_tracef would write, built without printf. sim_trace_begin returns false
+ * when the trace is off (nothing to build); otherwise append, then end.
+ */
+#define SIM_TRACE_LINE_MAX 512
+struct sim_line {
+	size_t n;
+	char buf[SIM_TRACE_LINE_MAX];
+};
+bool sim_trace_begin(struct sim *s, struct sim_line *l);
+void sim_trace_end(struct sim *s, struct sim_line *l);
+void sim_line_str(struct sim_line *l, const char *str);
+void sim_line_u64(struct sim_line *l, uint64_t v);
+/* v as two lower-case hex digits at least (printf "%02x"). */
+void sim_line_hex02(struct sim_line *l, uint32_t v);
+
+/* Packet buffers (see struct sim_pkt_hdr); sim_pkt_free(s, NULL) does nothing. */
+void *sim_pkt_alloc(struct sim *s, size_t len);
+void  sim_pkt_free(struct sim *s, void *buf);
 /* Queue an event (copied); false if out of memory. */
 bool sim_push_event(struct sim *s, const struct sim_event *ev);
+/* The same without the copy: a zeroed event to fill, then queued with
+ * sim_queue_event before the next sim_new_event. NULL if out of memory. */
+struct sim_event *sim_new_event(struct sim *s);
+void sim_queue_event(struct sim *s, struct sim_event *ev);
 /* Deterministic 64-bit value keyed by the seed and four identifiers. */
 uint64_t sim_rng(uint64_t seed, uint64_t k1, uint64_t k2, uint64_t k3, uint64_t k4);
 
@@ -167,5 +246,10 @@ void sim_test_tx(struct sim_dev *d, const struct emu_netinfo *ni, const void *pk
 		 size_t len);
 const struct emu_host_ops *sim_test_ops(struct sim_dev *d);
 void *sim_test_mr_cookie(struct sim_dev *d, struct emu_mr *mr);
+
+/* Bench-only (bench/ declares it itself): no trace text and no trace hash at all,
+ * so that a benchmark can measure the engine without the trace. sim_trace_hash()
+ * then no longer describes the run. */
+void sim_bench_trace_off(struct sim *s, bool off);
 
 #endif /* SOFTHCA_EMU_SIM_SIM_PRIV_H */

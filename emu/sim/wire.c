@@ -125,7 +125,7 @@ static void schedule_copy(const struct wire_pkt *w, const struct emu_netinfo *ni
 {
 	const struct sim_faults *f = &w->link->faults;
 	struct sim *s = w->sim;
-	struct sim_event ev;
+	struct sim_event *ev;
 	bool reordered;
 	uint64_t at;
 
@@ -137,23 +137,25 @@ static void schedule_copy(const struct wire_pkt *w, const struct emu_netinfo *ni
 			at = w->link->last_arrival;
 		w->link->last_arrival = at;
 	}
-	memset(&ev, 0, sizeof(ev));
-	ev.time = at;
-	ev.kind = SIM_EV_DELIVER;
-	ev.src = w->src;
-	ev.dst = w->dst;
-	ev.copy = w->copy;
-	ev.pkt = w->pkt;
-	ev.ni = *ni;
-	ev.buf = buf;
-	ev.len = len;
-	if (!sim_push_event(s, &ev)) {
+	ev = sim_new_event(s);
+	if (!ev) {
 		/* Out of memory in the simulator itself: the datagram is lost, visibly. */
 		s->stats.dropped++;
 		sim_tracef(s, "wire nomem dev%u->dev%u pkt=%" PRIu64 " copy=%u",
 			   w->src, w->dst, w->pkt, w->copy);
-		free(buf);
+		sim_pkt_free(s, buf);
+		return;
 	}
+	ev->time = at;
+	ev->kind = SIM_EV_DELIVER;
+	ev->src = w->src;
+	ev->dst = w->dst;
+	ev->copy = w->copy;
+	ev->pkt = w->pkt;
+	ev->ni = *ni;
+	ev->buf = buf;
+	ev->len = len;
+	sim_queue_event(s, ev);
 }
 
 static void no_destination(struct sim_dev *src, const struct emu_netinfo *ni, void *buf)
@@ -170,7 +172,7 @@ static void no_destination(struct sim_dev *src, const struct emu_netinfo *ni, vo
 		s->stats.dropped++;
 		sim_tracef(s, "wire nodest dev%u->%s pkt=%" PRIu64, src->index, text, pkt);
 	}
-	free(buf);
+	sim_pkt_free(s, buf);
 }
 
 void sim_wire_tx(struct sim_dev *src, const struct emu_netinfo *ni, void *buf, size_t len)
@@ -181,7 +183,7 @@ void sim_wire_tx(struct sim_dev *src, const struct emu_netinfo *ni, void *buf, s
 	bool dup;
 
 	if (s->destroying) {
-		free(buf);
+		sim_pkt_free(s, buf);
 		return;
 	}
 	s->stats.sent++;
@@ -190,8 +192,8 @@ void sim_wire_tx(struct sim_dev *src, const struct emu_netinfo *ni, void *buf, s
 		no_destination(src, ni, buf);
 		return;
 	}
-	memset(&w, 0, sizeof(w));
 	w.sim = s;
+	w.copy = 0;
 	w.src = src->index;
 	w.dst = dst->index;
 	w.link_id = (uint64_t)w.src * SIM_MAX_DEVS + w.dst;
@@ -207,18 +209,18 @@ void sim_wire_tx(struct sim_dev *src, const struct emu_netinfo *ni, void *buf, s
 	if (src->isolated || dst->isolated) {
 		s->stats.blackholed++;
 		sim_tracef(s, "wire blackhole dev%u->dev%u pkt=%" PRIu64, w.src, w.dst, w.pkt);
-		free(buf);
+		sim_pkt_free(s, buf);
 		return;
 	}
 	if (chance(&w, DECIDE_DROP, w.link->faults.drop_ppm)) {
 		s->stats.dropped++;
 		sim_tracef(s, "wire drop dev%u->dev%u pkt=%" PRIu64, w.src, w.dst, w.pkt);
-		free(buf);
+		sim_pkt_free(s, buf);
 		return;
 	}
 	dup = chance(&w, DECIDE_DUP, w.link->faults.dup_ppm);
 	if (dup) {
-		uint8_t *copy = malloc(len ? len : 1);
+		uint8_t *copy = sim_pkt_alloc(s, len);
 
 		if (copy) {
 			memcpy(copy, buf, len);
@@ -235,6 +237,27 @@ void sim_wire_tx(struct sim_dev *src, const struct emu_netinfo *ni, void *buf, s
 	schedule_copy(&w, ni, buf, len);
 }
 
+/* One line per datagram: built without printf (the text of
+ * "wire deliver dev%u->dev%u pkt=%" PRIu64 " copy=%u len=%zu"). */
+static void trace_deliver(struct sim *s, const struct sim_event *ev)
+{
+	struct sim_line l;
+
+	if (!sim_trace_begin(s, &l))
+		return;
+	sim_line_str(&l, "wire deliver dev");
+	sim_line_u64(&l, ev->src);
+	sim_line_str(&l, "->dev");
+	sim_line_u64(&l, ev->dst);
+	sim_line_str(&l, " pkt=");
+	sim_line_u64(&l, ev->pkt);
+	sim_line_str(&l, " copy=");
+	sim_line_u64(&l, ev->copy);
+	sim_line_str(&l, " len=");
+	sim_line_u64(&l, ev->len);
+	sim_trace_end(s, &l);
+}
+
 void sim_wire_deliver(struct sim *s, struct sim_event *ev)
 {
 	struct sim_dev *dst = s->devs[ev->dst];
@@ -245,11 +268,10 @@ void sim_wire_deliver(struct sim *s, struct sim_event *ev)
 			   ev->src, ev->dst, ev->pkt, ev->copy);
 	} else {
 		s->stats.delivered++;
-		sim_tracef(s, "wire deliver dev%u->dev%u pkt=%" PRIu64 " copy=%u len=%zu",
-			   ev->src, ev->dst, ev->pkt, ev->copy, ev->len);
+		trace_deliver(s, ev);
 		emu_dev_rx(dst->emu, &ev->ni, ev->buf, ev->len);
 	}
-	free(ev->buf);
+	sim_pkt_free(s, ev->buf);
 	ev->buf = NULL;
 }
 

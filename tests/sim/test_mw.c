@@ -223,7 +223,8 @@ static int run_bind_checks(enum emu_mw_type type)
 {
 	uint64_t seed = 100 + 10 * type;
 	uint32_t no_bind = SCEN_ACC_ALL & ~EMU_ACCESS_MW_BIND;
-	uint32_t no_lw = SCEN_ACC_ALL & ~EMU_ACCESS_LOCAL_WRITE;
+	/* REMOTE_WRITE and REMOTE_ATOMIC need LOCAL_WRITE in the MR itself too. */
+	uint32_t no_lw = EMU_ACCESS_REMOTE_READ | EMU_ACCESS_MW_BIND;
 
 	return run_bad_bind(seed + 1, type, SCEN_ACC_ALL, MR_LEN - 100, 200, RW,
 			    "bind past the MR's end") ||
