@@ -419,6 +419,9 @@ uint64_t emu_dev_next_deadline(const struct emu_dev *dev)
 {
 	uint64_t next = UINT64_MAX;
 
+	/* Coalesced ACKs are due now: after whatever else arrives at this instant. */
+	if (dev->ack_list)
+		return dev->ops.now_ns(dev->ops.host);
 	for (const struct emu_qp *qp = dev->timer_list; qp; qp = qp->timer_next)
 		next = EMU_MIN(next, qp->timer_deadline);
 	return next;
@@ -458,7 +461,10 @@ static uint32_t count_expired(const struct emu_dev *dev, uint64_t now)
 void emu_dev_run_timers(struct emu_dev *dev)
 {
 	uint64_t now = dev->ops.now_ns(dev->ops.host);
-	uint32_t budget = count_expired(dev, now);
+	uint32_t budget;
+
+	emu_resp_flush_acks(dev);
+	budget = count_expired(dev, now);
 
 	while (budget--) {
 		struct emu_qp *qp = first_expired(dev, now);

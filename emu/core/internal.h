@@ -227,6 +227,9 @@ struct emu_qp {
 	uint32_t res_count;
 	uint32_t res_next;
 	uint32_t uc_drop_msg;         /* UC: drop until the next FIRST/ONLY */
+	bool     ack_pending;         /* an ACK of ack_psn waits for the batch's end */
+	uint32_t ack_psn;
+	struct emu_qp *ack_next;      /* device list of QPs with an ACK pending */
 
 	/* ---- stall (ODP) ---- */
 	uint32_t stall;               /* enum emu_stall_reason */
@@ -256,6 +259,7 @@ struct emu_dev {
 	uint32_t n_pd, n_cq, n_srq, n_ah, n_qp, n_mr, n_mw;
 
 	struct emu_qp *timer_list;    /* QPs whose timer is armed */
+	struct emu_qp *ack_list;      /* QPs with a coalesced ACK to send */
 	uint32_t dma_policy;          /* enum emu_dma_policy */
 	struct emu_dma_op *dma_head;  /* held writes and completions, oldest first */
 	struct emu_dma_op *dma_tail;
@@ -368,6 +372,10 @@ void emu_comp_timer(struct emu_qp *qp);
 void emu_comp_arm_timer(struct emu_qp *qp);
 void emu_resp_rx(struct emu_qp *qp, const struct emu_pkt *pkt,
 		 const struct emu_netinfo *ni);
+/* Send the ACKs coalesced while a batch of packets came in (from run_timers:
+ * a pending ACK makes the device's next deadline "now"). */
+void emu_resp_flush_acks(struct emu_dev *dev);
+void emu_resp_forget_ack(struct emu_qp *qp);
 /* Build, checksum and send one packet; payload may be NULL with paylen 0. The
  * payload is produced by fill (called with the packet's payload area). */
 typedef enum mem_result (*emu_fill_fn)(void *ctx, uint8_t *dst, uint32_t len);

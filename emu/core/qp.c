@@ -170,6 +170,7 @@ int emu_destroy_qp(struct emu_qp *qp)
 		return -EMU_EINVAL;
 	dev = qp->dev;
 	emu_dma_flush_qp(qp);
+	emu_resp_forget_ack(qp);
 	emu_qp_timer_set(qp, UINT64_MAX, false);
 	if (qp->stall != EMU_STALL_NONE)
 		dev->n_stalled--;
@@ -275,6 +276,7 @@ static void apply_attrs(struct emu_qp *qp, const struct emu_qp_attr *a, uint32_t
 /* Back to RESET: every queue emptied without completions (IBA 10.3.1). */
 static void reset_qp(struct emu_qp *qp)
 {
+	emu_resp_forget_ack(qp);
 	emu_qp_timer_set(qp, UINT64_MAX, false);
 	if (qp->stall != EMU_STALL_NONE)
 		qp->dev->n_stalled--;

@@ -50,6 +50,49 @@ static void ack(struct emu_qp *qp, uint32_t psn)
 	send_ack(qp, psn, AETH_ACK | AETH_CREDIT_INVALID);
 }
 
+/*
+ * ACK coalescing: an in-order request asking for an ACK is answered once per
+ * batch of arriving packets, with the newest PSN (ACKs are cumulative). The ACK
+ * goes out when the host next runs the device's timers, which a pending ACK
+ * makes due at once.
+ */
+static void ack_later(struct emu_qp *qp, uint32_t psn)
+{
+	if (!qp->ack_pending) {
+		qp->ack_pending = true;
+		qp->ack_next = qp->dev->ack_list;
+		qp->dev->ack_list = qp;
+	}
+	qp->ack_psn = psn;
+}
+
+void emu_resp_forget_ack(struct emu_qp *qp)
+{
+	struct emu_qp **pp = &qp->dev->ack_list;
+
+	if (!qp->ack_pending)
+		return;
+	while (*pp && *pp != qp)
+		pp = &(*pp)->ack_next;
+	if (*pp)
+		*pp = qp->ack_next;
+	qp->ack_pending = false;
+	qp->ack_next = NULL;
+}
+
+void emu_resp_flush_acks(struct emu_dev *dev)
+{
+	while (dev->ack_list) {
+		struct emu_qp *qp = dev->ack_list;
+
+		dev->ack_list = qp->ack_next;
+		qp->ack_next = NULL;
+		qp->ack_pending = false;
+		if (qp->state >= EMU_QPS_RTR && qp->state <= EMU_QPS_SQE)
+			ack(qp, qp->ack_psn);
+	}
+}
+
 static void rnr_nak(struct emu_qp *qp, uint32_t psn)
 {
 	send_ack(qp, psn, (uint8_t)(AETH_RNR_NAK | (qp->attr.min_rnr_timer & AETH_VALUE_MASK)));
@@ -303,7 +346,7 @@ static void rc_send_or_write(struct emu_qp *qp, const struct emu_pkt *pkt)
 		qp->resp_op = pkt->mask & (OPM_SEND | OPM_WRITE);
 	}
 	if (pkt->ackreq)
-		ack(qp, pkt->psn);
+		ack_later(qp, pkt->psn);
 }
 
 static void remember(struct emu_qp *qp, const struct emu_resp_res *r)
