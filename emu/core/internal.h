@@ -36,8 +36,55 @@
 /* ---- util.c ------------------------------------------------------------------ */
 
 void emu_memset(void *dst, int c, size_t n);
-void emu_memcpy_small(void *dst, const void *src, size_t n);
-bool emu_memeq(const void *a, const void *b, size_t n);
+/*
+ * Eight bytes at a time, in strictly portable C: every access is through uint8_t,
+ * which may alias anything, and compilers turn the eight byte loads (stores)
+ * into one unaligned 8-byte move. Inline: most sizes are constants (addresses,
+ * GIDs, headers) and become a few moves.
+ */
+static inline uint64_t emu_get_le64(const uint8_t *p)
+{
+	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+	       (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+	       (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+}
+
+static inline void emu_put_le64(uint8_t *p, uint64_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+	p[4] = (uint8_t)(v >> 32);
+	p[5] = (uint8_t)(v >> 40);
+	p[6] = (uint8_t)(v >> 48);
+	p[7] = (uint8_t)(v >> 56);
+}
+
+static inline void emu_memcpy_small(void *dst, const void *src, size_t n)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+
+	for (; n >= 8; n -= 8, d += 8, s += 8)
+		emu_put_le64(d, emu_get_le64(s));
+	while (n--)
+		*d++ = *s++;
+}
+
+static inline bool emu_memeq(const void *a, const void *b, size_t n)
+{
+	const uint8_t *x = a, *y = b;
+
+	for (; n >= 8; n -= 8, x += 8, y += 8)
+		if (emu_get_le64(x) != emu_get_le64(y))
+			return false;
+	for (size_t i = 0; i < n; i++)
+		if (x[i] != y[i])
+			return false;
+	return true;
+}
+
 /* Deterministic PRNG value keyed by the device seed and stable identifiers. */
 uint64_t emu_rng(uint64_t seed, uint64_t k1, uint64_t k2, uint64_t k3, uint64_t k4);
 

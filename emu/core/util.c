@@ -12,25 +12,6 @@ void emu_memset(void *dst, int c, size_t n)
 		*d++ = (uint8_t)c;
 }
 
-void emu_memcpy_small(void *dst, const void *src, size_t n)
-{
-	uint8_t *d = dst;
-	const uint8_t *s = src;
-
-	while (n--)
-		*d++ = *s++;
-}
-
-bool emu_memeq(const void *a, const void *b, size_t n)
-{
-	const uint8_t *x = a, *y = b;
-
-	for (size_t i = 0; i < n; i++)
-		if (x[i] != y[i])
-			return false;
-	return true;
-}
-
 #define GOLDEN_GAMMA 0x9e3779b97f4a7c15ull
 
 /* The splitmix64 finalizer: a bijection with full avalanche, so keys that

@@ -189,6 +189,9 @@ static uint32_t crc32_zlib(uint32_t crc, const void *buf, size_t len)
 	return (uint32_t)crc32_z(crc, buf, len);
 }
 
+
+#if SIM_CRC32_X86
+
 /* CRC register after a few bytes, one at a time through zlib's byte table. */
 static uint32_t raw_bytewise(uint32_t c, const uint8_t *p, size_t n)
 {
@@ -198,8 +201,6 @@ static uint32_t raw_bytewise(uint32_t c, const uint8_t *p, size_t n)
 		c = (uint32_t)table[(c ^ *p++) & 0xff] ^ (c >> 8);
 	return c;
 }
-
-#if SIM_CRC32_X86
 
 /* ---- 128-bit folding (PCLMULQDQ + SSE4.1) ------------------------------------------ */
 
@@ -369,6 +370,22 @@ static bool cpu_has_vpclmul(void)
 	       __builtin_cpu_supports("vpclmulqdq");
 }
 
+/*
+ * The choice for sim_crc32(), made once when the program (or library) is
+ * loaded, before any thread can call it; picked stays false for a call from
+ * another constructor that runs first, which then asks the CPU itself.
+ */
+static enum sim_crc32_impl picked_impl;
+static bool picked;
+
+__attribute__((constructor)) static void pick_impl(void)
+{
+	__builtin_cpu_init();
+	picked_impl = cpu_has_vpclmul() ? SIM_CRC32_VPCLMUL :
+		      cpu_has_pclmul() ? SIM_CRC32_PCLMUL : SIM_CRC32_ZLIB;
+	picked = true;
+}
+
 #else /* !SIM_CRC32_X86 */
 
 static bool cpu_has_pclmul(void) { return false; }
@@ -448,9 +465,9 @@ uint32_t sim_crc32_with(enum sim_crc32_impl impl, uint32_t crc, const void *buf,
 
 uint32_t sim_crc32(uint32_t crc, const void *buf, size_t len)
 {
-	if (cpu_has_vpclmul())
-		return sim_crc32_with(SIM_CRC32_VPCLMUL, crc, buf, len);
-	if (cpu_has_pclmul())
-		return sim_crc32_with(SIM_CRC32_PCLMUL, crc, buf, len);
+#if SIM_CRC32_X86
+	return sim_crc32_with(picked ? picked_impl : sim_crc32_best(), crc, buf, len);
+#else
 	return crc32_zlib(crc, buf, len);
+#endif
 }

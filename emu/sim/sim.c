@@ -62,23 +62,31 @@ static void trace_emit(struct sim *s, char *line, size_t used)
 		fputs(line, s->trace);
 }
 
-void sim_line_str(struct sim_line *l, const char *str)
-{
-	while (*str && l->n < SIM_TRACE_LINE_MAX - 1)
-		l->buf[l->n++] = *str++;
-}
-
+/* Two digits at a time from a table: the trace has several numbers per line. */
 void sim_line_u64(struct sim_line *l, uint64_t v)
 {
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930313233"
+		"34353637383940414243444546474849505152535455565758596061626364656667"
+		"6869707172737475767778798081828384858687888990919293949596979899";
 	char digits[20];
-	int n = 0;
+	size_t at = sizeof(digits);
 
-	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n && l->n < SIM_TRACE_LINE_MAX - 1)
-		l->buf[l->n++] = digits[--n];
+	while (v >= 100) {
+		const char *pair = pairs + 2 * (v % 100);
+
+		v /= 100;
+		digits[--at] = pair[1];
+		digits[--at] = pair[0];
+	}
+	if (v >= 10) {
+		digits[--at] = pairs[2 * v + 1];
+		digits[--at] = pairs[2 * v];
+	} else {
+		digits[--at] = (char)('0' + v);
+	}
+	while (at < sizeof(digits) && l->n < SIM_TRACE_LINE_MAX - 1)
+		l->buf[l->n++] = digits[at++];
 }
 
 void sim_line_hex02(struct sim_line *l, uint32_t v)

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "sim.h"
 
@@ -213,8 +214,20 @@ struct sim_line {
 };
 bool sim_trace_begin(struct sim *s, struct sim_line *l);
 void sim_trace_end(struct sim *s, struct sim_line *l);
-void sim_line_str(struct sim_line *l, const char *str);
 void sim_line_u64(struct sim_line *l, uint64_t v);
+
+/* Inline: the strings are mostly literals, whose length is then a constant. */
+static inline void sim_line_str(struct sim_line *l, const char *str)
+{
+	size_t n = strlen(str);
+	size_t room = SIM_TRACE_LINE_MAX - 1 - l->n;
+
+	if (n > room)
+		n = room;
+	memcpy(l->buf + l->n, str, n);
+	l->n += n;
+}
+
 /* v as two lower-case hex digits at least (printf "%02x"). */
 void sim_line_hex02(struct sim_line *l, uint32_t v);
 
@@ -249,7 +262,8 @@ void *sim_test_mr_cookie(struct sim_dev *d, struct emu_mr *mr);
 
 /* Bench-only (bench/ declares it itself): no trace text and no trace hash at all,
  * so that a benchmark can measure the engine without the trace. sim_trace_hash()
- * then no longer describes the run. */
+ * then no longer describes the run. Devices added while it is off get no trace
+ * callback at all. */
 void sim_bench_trace_off(struct sim *s, bool off);
 
 #endif /* SOFTHCA_EMU_SIM_SIM_PRIV_H */
