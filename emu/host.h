@@ -61,6 +61,11 @@ enum emu_trace_kind {
 	EMU_TR_RESUME,        /* a stalled QP resumed */
 	EMU_TR_EVENT,         /* an asynchronous event; a = event type */
 	EMU_TR_TIMEOUT,       /* the transport timer fired */
+	EMU_TR_DMA_HOLD,      /* a data write held back by the ordering policy; a = length
+			       * (a, b of DMA_HOLD and DMA_WRITE: see emu/core/emu.h) */
+	EMU_TR_DMA_CQE_FIRST, /* the next CQE is made visible before its WR's data;
+			       * a = writes of that WR still held */
+	EMU_TR_DMA_DEFERRAL,  /* a deferral point landed held writes; a = how many */
 };
 
 /*

@@ -201,7 +201,7 @@ static void read_response(struct emu_qp *qp, struct emu_swqe *w, const struct em
 		return;
 	}
 	r = emu_dma_write_sgl(qp, w->sge, w->wr.num_sge, off, pkt->payload, pkt->paylen,
-			      w->index, pkt->psn);
+			      w->index | EMU_DMA_SQ_WR, pkt->psn);
 	if (r == MEM_NOT_PRESENT) {
 		response_fault(qp);
 		return;
@@ -227,7 +227,7 @@ static void atomic_response(struct emu_qp *qp, struct emu_swqe *w, const struct 
 		return;
 	}
 	/* The original value lands in host byte order, as on a verbs HCA. */
-	r = emu_dma_write_sgl(qp, w->sge, 1, 0, &orig, 8, w->index, pkt->psn);
+	r = emu_dma_write_sgl(qp, w->sge, 1, 0, &orig, 8, w->index | EMU_DMA_SQ_WR, pkt->psn);
 	if (r == MEM_NOT_PRESENT) {
 		response_fault(qp);
 		return;

@@ -126,18 +126,93 @@ void emu_dev_mem_ready(struct emu_dev *dev);
  * The DMA layer's policy: when the writes the HCA makes into consumer memory
  * (payload, READ response data, atomic results) and its completions become
  * visible.
- *   STRICT - in order, at once (the default).
- *   HOLD   - every write and completion is queued, in order, until the host
- *            releases it with emu_dev_dma_release(): the mechanism the ordering
- *            policies build on, usable by tests of visibility.
+ *   STRICT    - in order, at once (the default). Each write lands after every
+ *               earlier one, and its last byte after all its other bytes.
+ *   HOLD      - every write and completion is queued, in order, until the host
+ *               releases it with emu_dev_dma_release(): the mechanism the ordering
+ *               policies build on, usable by tests of visibility.
+ *   CQE_FIRST - the CQE of a WR becomes visible before that WR's data; the data is
+ *               held until a deferral point (emu_dev_dma_deferral_point) after
+ *               its CQE was published. The 2007 DMA-vs-CQ race, every time. Data
+ *               of a WR that will have no CQE needs no deferral point: an RDMA
+ *               WRITE without immediate or an atomic lands, in order, when its
+ *               message ends at the responder; the data of an unsignaled READ or
+ *               atomic lands as it arrives at the requester.
+ *   RELAXED   - the data of one write (a packet's payload, or its part in one
+ *               SGE) lands in 64-byte pieces in a seeded order, and a seeded part
+ *               of the pieces (never the write's last one) is held until the next
+ *               deferral point. A CQE still follows all the data of its WR (and of
+ *               the WRs before it on the same queue): publishing it first lands
+ *               what is held.
+ *   MIX       - each WR takes STRICT, CQE_FIRST or RELAXED, a seeded choice.
+ * Every decision is drawn from emu_rng keyed by the device's seed and dev_id,
+ * the QPN, the WR (send or receive queue, WR index / message number), the
+ * write's MR and offset in it, and the piece: never by time or address, so the
+ * same seed makes the same decisions.
+ *
+ * Which policy applies to a WR: the QP's own setting if it has one, else the
+ * setting of the CQ the WR completes to (the send CQ for send WRs, the receive
+ * CQ for incoming messages), else the device's. The QP is the most specific: a
+ * CQ may be shared by many QPs, a QP's WRs are its own. Whatever the policy, a
+ * CQE on an ordered CQ (emu_cq_set_ordered: the ABI 2 fix of the 2007 race)
+ * never becomes visible before the data of its WR: CQE_FIRST acts as STRICT
+ * for WRs completing there.
+ *
+ * Changing a policy (device, QP or CQ) first lands, in order, whatever is held
+ * under the old one (for the device: everything; for a QP: its writes and CQEs;
+ * for a CQ: those of WRs completing there).
  */
-enum emu_dma_policy { EMU_DMA_STRICT = 0, EMU_DMA_HOLD = 1 };
+enum emu_dma_policy {
+	EMU_DMA_STRICT = 0,
+	EMU_DMA_HOLD = 1,
+	EMU_DMA_CQE_FIRST = 2,
+	EMU_DMA_RELAXED = 3,
+	EMU_DMA_MIX = 4,
+	EMU_DMA_INHERIT = 255,    /* QP, CQ: no setting of its own */
+};
 
+/* -EINVAL for a value outside the enum, or INHERIT for a device. */
 int emu_dev_set_dma_policy(struct emu_dev *dev, enum emu_dma_policy policy);
-/* Make up to max held writes/completions visible, oldest first; returns how many.
- * Switching to STRICT releases everything held. */
+int emu_qp_set_dma_policy(struct emu_qp *qp, enum emu_dma_policy policy);
+int emu_cq_set_dma_policy(struct emu_cq *cq, enum emu_dma_policy policy);
+/* The setting itself (INHERIT when a QP or CQ has none). */
+enum emu_dma_policy emu_dev_get_dma_policy(const struct emu_dev *dev);
+enum emu_dma_policy emu_qp_get_dma_policy(const struct emu_qp *qp);
+enum emu_dma_policy emu_cq_get_dma_policy(const struct emu_cq *cq);
+/* Ordered CQ (SOFTHCA_CQ_FLAG_ORDERED of ABI 2): data before CQE, always. */
+int  emu_cq_set_ordered(struct emu_cq *cq, bool ordered);
+bool emu_cq_ordered(const struct emu_cq *cq);
+/*
+ * Does the data of every WQE of qp become visible in ascending order with its
+ * last byte last, under the policies that apply to it now (both queues)? True
+ * for STRICT, HOLD and CQE_FIRST (held data lands in order), false for RELAXED
+ * and MIX. What ibv_query_qp_data_in_order answers (as a whole message).
+ */
+bool emu_qp_data_in_order(const struct emu_qp *qp);
+/*
+ * A deferral point: the consumer has gone on after polling (user mode: the
+ * program's next verbs call on the device). Lands, oldest first, every held
+ * data write whose CQE has been published (CQE_FIRST) and every piece RELAXED
+ * held back; returns how many writes (pieces) became visible.
+ */
+uint32_t emu_dev_dma_deferral_point(struct emu_dev *dev);
+/* Make up to max held writes/completions visible, oldest first, whatever held
+ * them; returns how many. */
 uint32_t emu_dev_dma_release(struct emu_dev *dev, uint32_t max);
+/* Writes and completions held now (every policy). */
 uint32_t emu_dev_dma_held(const struct emu_dev *dev);
+
+/*
+ * Trace records of the DMA layer (emu/host.h): EMU_TR_DMA_WRITE (a write made
+ * visible) and EMU_TR_DMA_HOLD (a write held back) have a = bytes and
+ *   b = EMU_DMA_TR_* flags | policy that placed it << 8 | byte offset in its write << 32
+ * (b = 0 for a STRICT write). EMU_TR_DMA_CQE_FIRST precedes the EMU_TR_CQE of a
+ * completion made visible before its WR's data (a = writes of that WR still held);
+ * EMU_TR_DMA_DEFERRAL marks a deferral point that landed a > 0 writes.
+ */
+#define EMU_DMA_TR_HELD       (1u << 0)  /* was held back, lands now */
+#define EMU_DMA_TR_REORDERED  (1u << 1)  /* lands before a lower offset of its write */
+#define EMU_DMA_TR_AFTER_CQE  (1u << 2)  /* the CQE of its WR is already visible */
 
 /* ---- counters -------------------------------------------------------------- */
 
@@ -173,9 +248,12 @@ struct emu_counters {
 	uint64_t rx_drops;                  /* total of drops[] */
 	uint64_t drops[EMU_DROP_REASONS];
 	uint64_t completions, completion_errors;
-	uint64_t dma_writes, dma_bytes;
+	uint64_t dma_writes, dma_bytes;     /* made visible (RELAXED: per piece) */
 	uint64_t dma_held;                  /* writes and CQEs queued by the policy */
 	uint64_t dma_lost;                  /* held writes whose region vanished */
+	uint64_t dma_deferred;              /* writes (pieces) held by CQE_FIRST/RELAXED */
+	uint64_t dma_reordered;             /* pieces landed before a lower offset of their write */
+	uint64_t dma_cqe_early;             /* CQEs made visible before their WR's data */
 	uint64_t page_faults;               /* ODP: mr_map answered not present */
 };
 

@@ -134,6 +134,9 @@ struct emu_cq {
 	uint32_t cqe;
 	uint32_t refcount;            /* QPs using it */
 	bool error;                   /* overflowed */
+	/* DMA layer (dma.c) */
+	uint8_t dma_policy;           /* enum emu_dma_policy + 1; 0 = inherit */
+	bool dma_ordered;             /* data before CQE whatever the policy */
 };
 
 struct emu_ah {
@@ -283,6 +286,12 @@ struct emu_qp {
 
 	bool sq_drained_pending;      /* SQD: raise SQ_DRAINED when drained */
 	bool last_wqe_reached_sent;
+
+	/* ---- DMA layer (dma.c) ---- */
+	uint8_t dma_policy;           /* enum emu_dma_policy + 1; 0 = inherit */
+	uint32_t dma_nheld;           /* operations of this QP held */
+	struct emu_dma_op *dma_head;  /* this QP's held operations, oldest first */
+	struct emu_dma_op *dma_tail;
 };
 
 struct emu_dma_op;
@@ -311,6 +320,9 @@ struct emu_dev {
 	struct emu_dma_op *dma_head;  /* held writes and completions, oldest first */
 	struct emu_dma_op *dma_tail;
 	uint32_t dma_nheld;
+	uint32_t dma_nready;          /* of them, waiting only for a deferral point */
+	bool dma_custom;              /* a non-STRICT policy was set (device, QP or CQ):
+				       * until then nothing can be held */
 	uint32_t n_stalled;           /* QPs with stall != NONE */
 };
 
@@ -372,6 +384,15 @@ uint32_t emu_invalidate_rkey(struct emu_qp *qp, uint32_t rkey, bool remote);
 
 /* ---- dma.c ---------------------------------------------------------------------- */
 
+/*
+ * The WR a write or CQE belongs to is (QP, queue, index): a receive-side write
+ * (SEND, WRITE and atomic data at the responder) carries the message number
+ * (resp_msn), a send-side one (READ response data, atomic result at the
+ * requester) the send WQE's index or'ed with EMU_DMA_SQ_WR. CQEs need no mark:
+ * their opcode tells the queue. Traces show the index without the mark.
+ */
+#define EMU_DMA_SQ_WR (1ull << 63)
+
 /* Write len bytes at offset off of ref (resolved, probed) with the ordering
  * policy of the QP. wr_index/psn are the stable ids of the write. */
 enum mem_result emu_dma_write(struct emu_qp *qp, const struct mem_ref *ref, uint32_t off,
@@ -382,6 +403,14 @@ enum mem_result emu_dma_write_sgl(struct emu_qp *qp, const struct emu_sge *sge,
 				  uint64_t wr_index, uint32_t psn);
 /* Apply every held write and completion of qp (before it goes away). */
 void emu_dma_flush_qp(struct emu_qp *qp);
+/* The receive-side message wr_index of qp ended without a CQE (RDMA WRITE without
+ * immediate, atomic): CQE_FIRST lands its held data now. Inline: on every WRITE. */
+void emu_dma_land_no_cqe(struct emu_qp *qp, uint64_t wr_index);
+static inline void emu_dma_no_cqe(struct emu_qp *qp, uint64_t wr_index)
+{
+	if (qp->dma_nheld)
+		emu_dma_land_no_cqe(qp, wr_index);
+}
 /* Publish a completion on cq. Handles overflow (CQ error event, QPs to error). */
 void emu_dma_cqe(struct emu_qp *qp, struct emu_cq *cq, const struct emu_wc *wc,
 		 bool solicited, uint64_t wr_index);

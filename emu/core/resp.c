@@ -258,8 +258,10 @@ static enum resp_err finish_message(struct emu_qp *qp, const struct emu_pkt *pkt
 	struct emu_wc wc;
 
 	qp->resp_in_msg = false;
-	if (!(pkt->mask & OPM_SEND) && !(pkt->mask & OPM_IMMDT))
+	if (!(pkt->mask & OPM_SEND) && !(pkt->mask & OPM_IMMDT)) {
+		emu_dma_no_cqe(qp, qp->resp_msn);
 		return R_OK;
+	}
 	emu_memset(&wc, 0, sizeof(wc));
 	wc.wr_id = qp->rwqe->wr_id;
 	wc.status = EMU_WC_SUCCESS;
@@ -444,6 +446,7 @@ static void rc_atomic(struct emu_qp *qp, const struct emu_pkt *pkt)
 	res.atomic_orig = orig;
 	remember(qp, &res);
 	accept_psn(qp, 1);
+	emu_dma_no_cqe(qp, qp->resp_msn);
 	qp->resp_msn++;
 	send_atomic_ack(qp, pkt->psn, orig);
 }
