@@ -433,10 +433,14 @@ void emu_qp_complete_send(struct emu_qp *qp, struct emu_swqe *wqe, uint32_t stat
 	while (qp->sq.tail != qp->sq.head) {
 		struct emu_swqe *w = sq_wqe(qp, qp->sq.tail);
 
+		uint64_t tail = qp->sq.tail;
+
 		if (w->state != WQE_DONE)
 			break;
 		if (w->signaled || w->status != EMU_WC_SUCCESS)
 			write_send_cqe(qp, w);
+		if (qp->sq.tail != tail)
+			return;             /* a CQ overflow flushed the queue meanwhile */
 		qp->sq.tail++;
 		if (qp->req_next < qp->sq.tail)
 			qp->req_next = qp->sq.tail;

@@ -289,6 +289,53 @@ out:
 	return rc;
 }
 
+/*
+ * Several completions published in one go (a READ, then windows bound behind it,
+ * completed at post) overflow the CQ midway: the flush that follows must end the
+ * publishing, not run past the queue.
+ */
+static int test_cq_overflow_burst(void)
+{
+	struct scen s;
+	struct scen_opts o;
+	struct scen_buf *local, *remote, *win;
+	struct emu_async_event ev;
+	struct emu_mw *mw[3];
+	int rc = 1;
+
+	scen_opts_default(&o);
+	o.send_cqe = 1;
+	if (setup(&s, 21, &o))
+		goto out;
+	local = scen_mr(&s, 0, 4096, ALL);
+	remote = scen_mr(&s, 1, 4096, ALL);
+	win = scen_mr(&s, 0, 4096, ALL);
+	SCEN_CHECK(local && remote && win, "buffers");
+	SCEN_CHECK_OK(scen_post_rdma(s.qp[0], 0x1, EMU_WR_RDMA_READ, EMU_SEND_SIGNALED, local, 0,
+				     4096, remote, 0, 0));
+	for (int i = 0; i < 3; i++) {
+		struct emu_mw_bind_info info = { win->mr, scen_addr(win, 0), 64,
+						 EMU_ACCESS_REMOTE_READ };
+		uint32_t rkey;
+
+		mw[i] = scen_alloc_mw(&s, 0, EMU_MW_TYPE_1);
+		SCEN_CHECK(mw[i] != NULL, "window %d", i);
+		SCEN_CHECK_OK(emu_bind_mw_type1(s.qp[0], mw[i], 0x10 + (uint64_t)i,
+						EMU_SEND_SIGNALED, &info, &rkey));
+	}
+	SCEN_CHECK(scen_wait_event(&s, 0, EMU_EVENT_CQ_ERR, &ev, WAIT),
+		   "CQ_ERR when four completions meet a CQ of one entry");
+	SCEN_CHECK(emu_qp_state(s.qp[0]) == EMU_QPS_ERR, "the QP went to error");
+	SCEN_CHECK(sim_run(s.sim, SCEN_MS(10)), "the device goes idle after the overflow");
+	/* The send queue's accounting survived: a WR posted now is taken (and flushed). */
+	SCEN_CHECK_OK(scen_post_send(s.qp[0], 0x20, EMU_WR_SEND, EMU_SEND_SIGNALED, local, 0,
+				     16, 0));
+	rc = 0;
+out:
+	scen_destroy(&s);
+	return rc;
+}
+
 static int test_rnr_retry_exceeded(void)
 {
 	struct scen s;
@@ -465,6 +512,7 @@ static const struct scen_test tests[] = {
 	{ "post_wrong_state", test_post_wrong_state },
 	{ "post_after_err", test_post_after_err },
 	{ "cq_overflow", test_cq_overflow },
+	{ "cq_overflow_burst", test_cq_overflow_burst },
 	{ "rnr_retry_exceeded", test_rnr_retry_exceeded },
 	{ "rnr_retry_infinite", test_rnr_retry_infinite },
 	{ "retry_exceeded_dead_peer", test_retry_exceeded_dead_peer },
