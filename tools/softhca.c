@@ -7,6 +7,8 @@
  *   softhca demo [--seed N] [--loss PCT]
  *       two simulated HCAs on a lossy virtual wire run every RC operation, verify
  *       each, and print a summary. Exit 0 only if everything verified.
+ *   softhca run [options] -- PROGRAM ARGS  (tools/run.c)
+ *       runs PROGRAM on a user-mode device hosted in its own process.
  * Exit status 2 means a usage error.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -21,6 +23,7 @@
 #include <time.h>
 
 #include "emu/sim/sim.h"
+#include "run.h"
 
 #define EXIT_USAGE 2
 
@@ -40,6 +43,8 @@ static int cmd_demo(int argc, char **argv);
 static const struct command commands[] = {
 	{ "demo", "run every RC operation between two simulated HCAs on a lossy wire",
 	  cmd_demo },
+	{ "run", "run a verbs program on a user-mode softhca device (no kernel module)",
+	  softhca_run_main },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,1031 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * provider/usermode/net.c - one UDP socket per device, batched through io_uring
+ * (or sendmmsg/recvmmsg where io_uring is unavailable). See net.h.
+ *
+ * Send buffers are slots carrying their own msghdr, so a queued datagram needs
+ * no other memory; they are recycled through a free list (all under the device
+ * lock). The receive ring holds one multishot recvmsg over a ring of provided
+ * buffers: datagrams come back in arrival order, one CQE each, with no SQE to
+ * re-post per datagram. The multishot request is re-armed by whoever sees it
+ * end (out of buffers, or cancelled because the thread that submitted it
+ * exited: io_uring runs a request's completion work in the thread that
+ * submitted it, interrupting it if it is busy or blocked).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "pcap.h"
+
+/* The largest RoCEv2 UDP payload of a 4096-byte MTU is 4096 + 28 (BTH, RETH)
+ * + 4 (ImmDt) + 3 (pad) + 4 (ICRC); the rest is margin. */
+#define TX_SLOT_DATA   4352u
+#define TX_SLOTS_MAX   8192u     /* in flight at most; beyond, a packet is lost */
+#define TX_BATCH       256u      /* datagrams per submission */
+#define TX_RING_CQ     4096u
+#define RX_PAYLOAD     4352u     /* a bigger datagram is not RoCEv2: rx_short */
+#define RX_BUFS        256u      /* provided buffers (power of two) */
+#define RX_BGID        1
+#define RX_RING_SQ     16u
+#define RX_RING_CQ     1024u
+#define RX_BATCH       64u       /* recvmmsg */
+#define CTRL_BYTES     128u
+#define SOCK_BUF_BYTES (8 << 20)
+#define DEFAULT_TTL    64
+#define SEND_RETRY_WAIT_MS 10
+#define CRC_TABLE_LEN  16384u
+#define CRC32_POLY_REV 0xedb88320u
+
+enum { TAG_RX = 1 };   /* user_data of the multishot receive */
+
+struct tx_slot {
+	struct tx_slot *next_free;
+	struct tx_slot *next_all;
+	struct msghdr msg;
+	struct iovec iov;
+	struct sockaddr_storage to;
+	union {
+		char buf[CMSG_SPACE(sizeof(int)) * 2];
+		struct cmsghdr align;
+	} ctrl;
+	size_t cap;
+	alignas(64) uint8_t data[];
+};
+
+struct uh_net {
+	int fd;
+	int family;
+	uint16_t port;
+	uint32_t scope_id;
+	uint8_t local[16];             /* bound address, IPv4-mapped for IPv4 */
+	struct uh_pcap *pcap;
+	struct uh_net_stats stats;
+
+	/* send slots */
+	struct tx_slot *free_slots, *all_slots;
+	uint32_t nslots;
+	struct tx_slot *queue[TX_BATCH];
+	uint32_t nqueued;
+
+	bool uring;
+	/* io_uring back end */
+	struct io_uring txr, rxr;
+	bool txr_up, rxr_up;
+	struct io_uring_buf_ring *br;
+	uint8_t *rx_bufs;
+	size_t rx_buf_size;
+	struct msghdr rx_tmpl;
+	bool rx_armed;
+
+	/* syscalls back end */
+	int evfd;
+	struct mmsghdr *rmsgs;
+	struct iovec *riov;
+	struct sockaddr_in6 *rnames;
+	uint8_t *rctrl;
+	uint8_t *rdata;
+	struct mmsghdr smsgs[TX_BATCH];
+};
+
+/* ---- ICRC correction for the ports on the wire ----------------------------------- */
+
+/* x^(8n) mod P, reflected (bit 31 is x^0), for n < CRC_TABLE_LEN. */
+static uint32_t xpow8n[CRC_TABLE_LEN];
+static pthread_once_t xpow_once = PTHREAD_ONCE_INIT;
+
+static uint32_t crc_times_x(uint32_t b)
+{
+	return (b & 1) ? (b >> 1) ^ CRC32_POLY_REV : b >> 1;
+}
+
+static uint32_t crc_times_x8(uint32_t b)
+{
+	for (int i = 0; i < 8; i++)
+		b = crc_times_x(b);
+	return b;
+}
+
+static void xpow_init(void)
+{
+	xpow8n[0] = 0x80000000u;
+	for (uint32_t n = 1; n < CRC_TABLE_LEN; n++)
+		xpow8n[n] = crc_times_x8(xpow8n[n - 1]);
+}
+
+/* a * b mod P, both reflected. */
+static uint32_t crc_mulmod(uint32_t a, uint32_t b)
+{
+	uint32_t prod = 0;
+
+	for (int i = 0; i < 32; i++) {
+		if (a & (0x80000000u >> i))
+			prod ^= b;
+		b = crc_times_x(b);
+	}
+	return prod;
+}
+
+static uint32_t xpow8(size_t n)
+{
+	uint32_t v;
+
+	if (n < CRC_TABLE_LEN)
+		return xpow8n[n];
+	v = xpow8n[CRC_TABLE_LEN - 1];
+	for (size_t i = CRC_TABLE_LEN - 1; i < n; i++)
+		v = crc_times_x8(v);
+	return v;
+}
+
+/*
+ * Two packets that differ only in some bytes have CRCs that differ by the CRC
+ * (register started at 0, no inversion) of the XOR of those bytes followed by
+ * as many zero bytes as follow them in the CRC'd stream. The ports are followed
+ * by the UDP length and checksum (4), the BTH (12) and the rest of the UDP
+ * payload but the ICRC (len - 16): len bytes in all.
+ */
+uint32_t uh_net_icrc_port_delta(uint16_t old_sport, uint16_t old_dport, uint16_t sport,
+				uint16_t dport, size_t len)
+{
+	uint16_t ds = old_sport ^ sport, dd = old_dport ^ dport;
+	const uint8_t diff[4] = { (uint8_t)(ds >> 8), (uint8_t)ds, (uint8_t)(dd >> 8),
+				  (uint8_t)dd };
+	uint32_t raw = 0;
+
+	if (!ds && !dd)
+		return 0;
+	pthread_once(&xpow_once, xpow_init);
+	for (int i = 0; i < 4; i++) {
+		raw ^= diff[i];
+		for (int b = 0; b < 8; b++)
+			raw = crc_times_x(raw);
+	}
+	return crc_mulmod(raw, xpow8(len));
+}
+
+static void fix_icrc(uint8_t *pkt, size_t len, uint32_t delta)
+{
+	uint8_t *p = pkt + len - 4;
+	uint32_t icrc = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+			(uint32_t)p[3] << 24;
+
+	icrc ^= delta;
+	p[0] = (uint8_t)icrc;
+	p[1] = (uint8_t)(icrc >> 8);
+	p[2] = (uint8_t)(icrc >> 16);
+	p[3] = (uint8_t)(icrc >> 24);
+}
+
+/* ---- addresses ------------------------------------------------------------------- */
+
+static void mapped_from_v4(uint8_t out[16], const struct in_addr *a)
+{
+	memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	memcpy(out + 12, a, 4);
+}
+
+static bool is_mapped(const uint8_t a[16])
+{
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return !memcmp(a, prefix, sizeof(prefix));
+}
+
+static void addr_from_sockaddr(uint8_t out[16], const struct sockaddr *sa, uint16_t *port)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)sa;
+
+		mapped_from_v4(out, &a->sin_addr);
+		*port = ntohs(a->sin_port);
+	} else {
+		const struct sockaddr_in6 *a = (const void *)sa;
+
+		memcpy(out, &a->sin6_addr, 16);
+		*port = ntohs(a->sin6_port);
+	}
+}
+
+/* ---- socket ---------------------------------------------------------------------- */
+
+static int setopt_int(int fd, int level, int name, int value)
+{
+	return setsockopt(fd, level, name, &value, sizeof(value));
+}
+
+static void grow_buffers(int fd)
+{
+	/* Over the sysctl limit only with CAP_NET_ADMIN; best effort either way. */
+	if (setopt_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, SOCK_BUF_BYTES))
+		(void)setopt_int(fd, SOL_SOCKET, SO_RCVBUF, SOCK_BUF_BYTES);
+	if (setopt_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, SOCK_BUF_BYTES))
+		(void)setopt_int(fd, SOL_SOCKET, SO_SNDBUF, SOCK_BUF_BYTES);
+}
+
+static int set_ip_options(int fd, int family)
+{
+	if (family == AF_INET)
+		return setopt_int(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO) ||
+		       setopt_int(fd, IPPROTO_IP, IP_TTL, DEFAULT_TTL) ||
+		       setopt_int(fd, IPPROTO_IP, IP_PKTINFO, 1) ||
+		       setopt_int(fd, IPPROTO_IP, IP_RECVTOS, 1) ||
+		       setopt_int(fd, IPPROTO_IP, IP_RECVTTL, 1);
+	return setopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1) ||
+	       setopt_int(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO) ||
+	       setopt_int(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, DEFAULT_TTL) ||
+	       setopt_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) ||
+	       setopt_int(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, 1) ||
+	       setopt_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
+}
+
+static const char *addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	const void *a = ss->ss_family == AF_INET ?
+		(const void *)&((const struct sockaddr_in *)ss)->sin_addr :
+		(const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+	if (!inet_ntop(ss->ss_family, a, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+static int open_socket(struct uh_net *n, const struct uh_net_params *p, char *err,
+		       size_t errlen)
+{
+	struct sockaddr_storage ss = p->addr;
+	socklen_t sslen;
+	char text[INET6_ADDRSTRLEN];
+	int e;
+
+	n->family = ss.ss_family;
+	if (n->family == AF_INET) {
+		((struct sockaddr_in *)&ss)->sin_port = htons(p->port);
+		sslen = sizeof(struct sockaddr_in);
+		mapped_from_v4(n->local, &((struct sockaddr_in *)&ss)->sin_addr);
+	} else if (n->family == AF_INET6) {
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(p->port);
+		sslen = sizeof(struct sockaddr_in6);
+		memcpy(n->local, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+		n->scope_id = ((struct sockaddr_in6 *)&ss)->sin6_scope_id;
+	} else {
+		snprintf(err, errlen, "address family %d is not IPv4 or IPv6", n->family);
+		return -EAFNOSUPPORT;
+	}
+	n->fd = socket(n->family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (n->fd < 0) {
+		e = errno;
+		snprintf(err, errlen, "UDP socket: %s", strerror(e));
+		return -e;
+	}
+	if (set_ip_options(n->fd, n->family)) {
+		e = errno;
+		snprintf(err, errlen, "UDP socket options: %s", strerror(e));
+		return -e;
+	}
+	grow_buffers(n->fd);
+	if (bind(n->fd, (struct sockaddr *)&ss, sslen)) {
+		e = errno;
+		snprintf(err, errlen, "bind %s port %u: %s%s", addr_text(&ss, text, sizeof(text)),
+			 p->port, strerror(e), e == EADDRNOTAVAIL ?
+			 " (not an address of this host)" : "");
+		return -e;
+	}
+	n->port = p->port;
+	return 0;
+}
+
+/* ---- receive: building the engine's view of a datagram --------------------------- */
+
+static void parse_cmsgs(struct uh_net *n, struct emu_netinfo *ni, struct cmsghdr *c,
+			struct cmsghdr *(*next)(void *ctx, struct cmsghdr *c), void *ctx)
+{
+	(void)n;
+	for (; c; c = next(ctx, c)) {
+		int v;
+
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			mapped_from_v4(ni->dst, &pi.ipi_addr);
+		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) {
+			ni->tos = *(const uint8_t *)CMSG_DATA(c);
+		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			ni->ttl = (uint8_t)v;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			memcpy(ni->dst, &pi.ipi6_addr, 16);
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS) {
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			ni->tos = (uint8_t)v;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			ni->ttl = (uint8_t)v;
+		}
+	}
+}
+
+static void netinfo_init(struct uh_net *n, struct emu_netinfo *ni, const struct sockaddr *from)
+{
+	memset(ni, 0, sizeof(*ni));
+	ni->ip_version = n->family == AF_INET ? 4 : 6;
+	ni->ttl = DEFAULT_TTL;
+	/* What an unconnected DF socket sends; the IP ID itself is not visible here. */
+	ni->ip_id = 0;
+	ni->frag_off = n->family == AF_INET ? 0x4000 : 0;
+	addr_from_sockaddr(ni->src, from, &ni->udp_sport);
+	memcpy(ni->dst, n->local, 16);
+	ni->udp_dport = n->port;
+}
+
+static void deliver(struct uh_net *n, const struct emu_netinfo *ni, const void *pkt,
+		    size_t len, uh_net_rx_fn fn, void *arg)
+{
+	n->stats.rx_datagrams++;
+	if (n->pcap)
+		uh_pcap_write(n->pcap, ni, pkt, len);
+	fn(arg, ni, pkt, len);
+}
+
+/* ---- send slots ------------------------------------------------------------------ */
+
+static struct tx_slot *slot_of(void *buf)
+{
+	return (struct tx_slot *)((uint8_t *)buf - offsetof(struct tx_slot, data));
+}
+
+static struct tx_slot *slot_alloc(struct uh_net *n, size_t len)
+{
+	struct tx_slot *s;
+
+	if (len <= TX_SLOT_DATA && n->free_slots) {
+		s = n->free_slots;
+		n->free_slots = s->next_free;
+		return s;
+	}
+	if (n->nslots >= TX_SLOTS_MAX)
+		return NULL;
+	s = aligned_alloc(64, (sizeof(*s) + (len > TX_SLOT_DATA ? len : TX_SLOT_DATA) + 63) &
+			  ~(size_t)63);
+	if (!s)
+		return NULL;
+	memset(s, 0, sizeof(*s));
+	s->cap = len > TX_SLOT_DATA ? len : TX_SLOT_DATA;
+	s->next_all = n->all_slots;
+	n->all_slots = s;
+	n->nslots++;
+	return s;
+}
+
+static void slot_free(struct uh_net *n, struct tx_slot *s)
+{
+	s->next_free = n->free_slots;
+	n->free_slots = s;
+}
+
+void *uh_net_tx_buf(struct uh_net *n, size_t len)
+{
+	struct tx_slot *s = slot_alloc(n, len);
+
+	return s ? s->data : NULL;
+}
+
+void uh_net_tx_abort(struct uh_net *n, void *buf)
+{
+	if (buf)
+		slot_free(n, slot_of(buf));
+}
+
+bool uh_net_tx_queued(const struct uh_net *n)
+{
+	return n->nqueued != 0;
+}
+
+static bool set_destination(struct uh_net *n, struct tx_slot *s, const struct emu_netinfo *ni)
+{
+	memset(&s->to, 0, sizeof(s->to));
+	if (is_mapped(ni->dst)) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&s->to;
+
+		if (n->family != AF_INET)
+			return false;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(n->port);
+		memcpy(&a->sin_addr, ni->dst + 12, 4);
+		s->msg.msg_namelen = sizeof(*a);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&s->to;
+
+		if (n->family != AF_INET6)
+			return false;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(n->port);
+		memcpy(&a->sin6_addr, ni->dst, 16);
+		if (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr))
+			a->sin6_scope_id = n->scope_id;
+		s->msg.msg_namelen = sizeof(*a);
+	}
+	s->msg.msg_name = &s->to;
+	return true;
+}
+
+/* Per-datagram TOS and TTL, only when they differ from the socket's defaults. */
+static void set_cmsgs(struct uh_net *n, struct tx_slot *s, const struct emu_netinfo *ni)
+{
+	struct cmsghdr *c;
+	size_t used = 0;
+	int level = n->family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+
+	s->msg.msg_control = NULL;
+	s->msg.msg_controllen = 0;
+	if (ni->tos == 0 && ni->ttl == DEFAULT_TTL)
+		return;
+	s->msg.msg_control = s->ctrl.buf;
+	s->msg.msg_controllen = sizeof(s->ctrl.buf);
+	c = CMSG_FIRSTHDR(&s->msg);
+	if (ni->tos) {
+		int v = ni->tos;
+
+		c->cmsg_level = level;
+		c->cmsg_type = n->family == AF_INET ? IP_TOS : IPV6_TCLASS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &v, sizeof(v));
+		used += CMSG_SPACE(sizeof(int));
+		c = CMSG_NXTHDR(&s->msg, c);
+	}
+	if (ni->ttl != DEFAULT_TTL && c) {
+		int v = ni->ttl ? ni->ttl : DEFAULT_TTL;
+
+		c->cmsg_level = level;
+		c->cmsg_type = n->family == AF_INET ? IP_TTL : IPV6_HOPLIMIT;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &v, sizeof(v));
+		used += CMSG_SPACE(sizeof(int));
+	}
+	s->msg.msg_controllen = used;
+}
+
+void uh_net_tx(struct uh_net *n, const struct emu_netinfo *ni, void *buf, size_t len)
+{
+	struct tx_slot *s = slot_of(buf);
+	struct emu_netinfo wire;
+
+	if (len < 16 || len > s->cap || !set_destination(n, s, ni)) {
+		n->stats.tx_errors++;
+		slot_free(n, s);
+		return;
+	}
+	fix_icrc(s->data, len, uh_net_icrc_port_delta(ni->udp_sport, ni->udp_dport, n->port,
+						      n->port, len));
+	set_cmsgs(n, s, ni);
+	s->iov.iov_base = s->data;
+	s->iov.iov_len = len;
+	s->msg.msg_iov = &s->iov;
+	s->msg.msg_iovlen = 1;
+	s->msg.msg_flags = 0;
+	if (n->pcap) {
+		wire = *ni;
+		wire.udp_sport = n->port;
+		wire.udp_dport = n->port;
+		uh_pcap_write(n->pcap, &wire, s->data, len);
+	}
+	if (n->nqueued == TX_BATCH)
+		uh_net_flush(n);
+	n->queue[n->nqueued++] = s;
+}
+
+/* ---- io_uring back end ----------------------------------------------------------- */
+
+static void uring_reap_tx(struct uh_net *n)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+
+	io_uring_for_each_cqe(&n->txr, head, cqe) {
+		struct tx_slot *s = io_uring_cqe_get_data(cqe);
+
+		if (cqe->res < 0)
+			n->stats.tx_errors++;
+		else
+			n->stats.tx_datagrams++;
+		if (s)
+			slot_free(n, s);
+		seen++;
+	}
+	io_uring_cq_advance(&n->txr, seen);
+}
+
+static void uring_submit_tx(struct uh_net *n)
+{
+	for (int tries = 0; tries < 4; tries++) {
+		int ret = io_uring_submit(&n->txr);
+
+		if (ret >= 0 || (ret != -EBUSY && ret != -EAGAIN && ret != -EINTR))
+			return;
+		uring_reap_tx(n);
+	}
+}
+
+static void uring_flush(struct uh_net *n)
+{
+	for (uint32_t i = 0; i < n->nqueued; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&n->txr);
+
+		if (!sqe) {
+			uring_submit_tx(n);
+			uring_reap_tx(n);
+			sqe = io_uring_get_sqe(&n->txr);
+			if (!sqe) {
+				n->stats.tx_errors++;
+				slot_free(n, n->queue[i]);
+				continue;
+			}
+		}
+		io_uring_prep_sendmsg(sqe, n->fd, &n->queue[i]->msg, 0);
+		io_uring_sqe_set_data(sqe, n->queue[i]);
+	}
+	n->nqueued = 0;
+	uring_submit_tx(n);
+	uring_reap_tx(n);
+}
+
+static uint8_t *rx_buf(struct uh_net *n, unsigned bid)
+{
+	return n->rx_bufs + (size_t)bid * n->rx_buf_size;
+}
+
+static void rx_recycle(struct uh_net *n, unsigned bid)
+{
+	io_uring_buf_ring_add(n->br, rx_buf(n, bid), (unsigned)n->rx_buf_size, (unsigned short)bid,
+			      io_uring_buf_ring_mask(RX_BUFS), 0);
+	io_uring_buf_ring_advance(n->br, 1);
+}
+
+static bool uring_arm_rx(struct uh_net *n)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&n->rxr);
+
+	if (!sqe) {
+		io_uring_submit(&n->rxr);
+		sqe = io_uring_get_sqe(&n->rxr);
+		if (!sqe)
+			return false;
+	}
+	io_uring_prep_recvmsg_multishot(sqe, n->fd, &n->rx_tmpl, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = RX_BGID;
+	io_uring_sqe_set_data64(sqe, TAG_RX);
+	if (io_uring_submit(&n->rxr) < 0)
+		return false;
+	n->rx_armed = true;
+	return true;
+}
+
+struct uring_cmsg_ctx {
+	struct io_uring_recvmsg_out *out;
+	struct msghdr *msg;
+};
+
+static struct cmsghdr *uring_next_cmsg(void *ctx, struct cmsghdr *c)
+{
+	struct uring_cmsg_ctx *x = ctx;
+
+	return io_uring_recvmsg_cmsg_nexthdr(x->out, x->msg, c);
+}
+
+static bool uring_datagram(struct uh_net *n, struct io_uring_cqe *cqe, uh_net_rx_fn fn,
+			   void *arg)
+{
+	unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+	struct io_uring_recvmsg_out *out;
+	struct uring_cmsg_ctx ctx;
+	struct emu_netinfo ni;
+	bool delivered = false;
+
+	if (bid >= RX_BUFS)
+		return false;
+	out = io_uring_recvmsg_validate(rx_buf(n, bid), cqe->res, &n->rx_tmpl);
+	if (!out || out->namelen > n->rx_tmpl.msg_namelen) {
+		n->stats.rx_errors++;
+	} else if (out->flags & MSG_TRUNC) {
+		n->stats.rx_short++;
+	} else {
+		ctx.out = out;
+		ctx.msg = &n->rx_tmpl;
+		netinfo_init(n, &ni, io_uring_recvmsg_name(out));
+		parse_cmsgs(n, &ni, io_uring_recvmsg_cmsg_firsthdr(out, &n->rx_tmpl),
+			    uring_next_cmsg, &ctx);
+		deliver(n, &ni, io_uring_recvmsg_payload(out, &n->rx_tmpl),
+			io_uring_recvmsg_payload_length(out, cqe->res, &n->rx_tmpl), fn, arg);
+		delivered = true;
+	}
+	rx_recycle(n, bid);
+	return delivered;
+}
+
+static size_t uring_rx(struct uh_net *n, uh_net_rx_fn fn, void *arg, size_t max)
+{
+	struct io_uring_cqe *cqe;
+	size_t got = 0;
+
+	while (got < max && io_uring_peek_cqe(&n->rxr, &cqe) == 0) {
+		if (cqe->user_data == TAG_RX) {
+			if (!(cqe->flags & IORING_CQE_F_MORE))
+				n->rx_armed = false;
+			if (cqe->res >= 0 && (cqe->flags & IORING_CQE_F_BUFFER))
+				got += uring_datagram(n, cqe, fn, arg);
+			else if (cqe->res < 0 && cqe->res != -ENOBUFS && cqe->res != -ECANCELED)
+				n->stats.rx_errors++;
+		}
+		io_uring_cqe_seen(&n->rxr, cqe);
+	}
+	if (!n->rx_armed)
+		uring_arm_rx(n);
+	return got;
+}
+
+/*
+ * The ring's descriptor is readable while its CQ holds entries. Waiting in
+ * poll() rather than in io_uring_enter() keeps the wait an ordinary blocking
+ * system call, which tools that serialise threads (valgrind) let others run
+ * through.
+ */
+static void uring_teardown(struct uh_net *n)
+{
+	if (n->rxr_up) {
+		if (n->br)
+			io_uring_unregister_buf_ring(&n->rxr, RX_BGID);
+		io_uring_queue_exit(&n->rxr);
+		n->rxr_up = false;
+	}
+	if (n->txr_up) {
+		io_uring_queue_exit(&n->txr);
+		n->txr_up = false;
+	}
+	free(n->br);
+	n->br = NULL;
+	free(n->rx_bufs);
+	n->rx_bufs = NULL;
+	n->uring = false;
+}
+
+static int uring_rings(struct uh_net *n)
+{
+	struct io_uring_params prm;
+	int ret;
+
+	memset(&prm, 0, sizeof(prm));
+	prm.flags = IORING_SETUP_CQSIZE;
+	prm.cq_entries = TX_RING_CQ;
+	ret = io_uring_queue_init_params(TX_BATCH, &n->txr, &prm);
+	if (ret)
+		return ret;
+	n->txr_up = true;
+	if (!(prm.features & IORING_FEAT_NODROP))
+		return -EOPNOTSUPP;
+	memset(&prm, 0, sizeof(prm));
+	prm.flags = IORING_SETUP_CQSIZE;
+	prm.cq_entries = RX_RING_CQ;
+	ret = io_uring_queue_init_params(RX_RING_SQ, &n->rxr, &prm);
+	if (ret)
+		return ret;
+	n->rxr_up = true;
+	return 0;
+}
+
+static int uring_buffers(struct uh_net *n)
+{
+	struct io_uring_buf_reg reg;
+	int ret;
+
+	n->rx_tmpl.msg_namelen = sizeof(struct sockaddr_in6);
+	n->rx_tmpl.msg_controllen = CTRL_BYTES;
+	n->rx_buf_size = (sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_in6) +
+			  CTRL_BYTES + RX_PAYLOAD + 63) & ~(size_t)63;
+	if (posix_memalign((void **)&n->br, 4096, RX_BUFS * sizeof(struct io_uring_buf)))
+		return -ENOMEM;
+	n->rx_bufs = aligned_alloc(64, RX_BUFS * n->rx_buf_size);
+	if (!n->rx_bufs)
+		return -ENOMEM;
+	/* The kernel fills these behind the back of memory checkers: start defined. */
+	memset(n->rx_bufs, 0, RX_BUFS * n->rx_buf_size);
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uintptr_t)n->br;
+	reg.ring_entries = RX_BUFS;
+	reg.bgid = RX_BGID;
+	ret = io_uring_register_buf_ring(&n->rxr, &reg, 0);
+	if (ret) {
+		free(n->br);
+		n->br = NULL;
+		return ret;
+	}
+	io_uring_buf_ring_init(n->br);
+	for (unsigned i = 0; i < RX_BUFS; i++)
+		io_uring_buf_ring_add(n->br, rx_buf(n, i), (unsigned)n->rx_buf_size,
+				      (unsigned short)i, io_uring_buf_ring_mask(RX_BUFS), (int)i);
+	io_uring_buf_ring_advance(n->br, RX_BUFS);
+	return 0;
+}
+
+/* The multishot recvmsg is refused at once by a kernel that lacks it. */
+static int uring_check_arm(struct uh_net *n)
+{
+	struct io_uring_cqe *cqe;
+
+	if (!uring_arm_rx(n))
+		return -EIO;
+	if (io_uring_peek_cqe(&n->rxr, &cqe) == 0 && cqe->user_data == TAG_RX &&
+	    !(cqe->flags & IORING_CQE_F_MORE) && cqe->res < 0) {
+		int ret = cqe->res;
+
+		io_uring_cqe_seen(&n->rxr, cqe);
+		return ret;
+	}
+	return 0;
+}
+
+static bool uring_setup(struct uh_net *n)
+{
+	struct io_uring_probe *probe;
+	bool ops_ok;
+
+	if (uring_rings(n))
+		goto fail;
+	probe = io_uring_get_probe_ring(&n->txr);
+	ops_ok = probe && io_uring_opcode_supported(probe, IORING_OP_SENDMSG) &&
+		 io_uring_opcode_supported(probe, IORING_OP_RECVMSG);
+	if (probe)
+		io_uring_free_probe(probe);
+	if (!ops_ok || uring_buffers(n) || uring_check_arm(n))
+		goto fail;
+	n->uring = true;
+	return true;
+fail:
+	uring_teardown(n);
+	return false;
+}
+
+/* ---- syscalls back end ----------------------------------------------------------- */
+
+static void sys_send_batch(struct uh_net *n, uint32_t first, uint32_t count)
+{
+	uint32_t done = 0;
+	int waited = 0;
+
+	for (uint32_t i = 0; i < count; i++) {
+		memset(&n->smsgs[i], 0, sizeof(n->smsgs[i]));
+		n->smsgs[i].msg_hdr = n->queue[first + i]->msg;
+	}
+	while (done < count) {
+		int r = sendmmsg(n->fd, n->smsgs + done, count - done, MSG_DONTWAIT);
+
+		if (r > 0) {
+			done += (uint32_t)r;
+			n->stats.tx_datagrams += (uint64_t)r;
+			continue;
+		}
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) &&
+		    !waited) {
+			struct pollfd pfd = { .fd = n->fd, .events = POLLOUT };
+
+			(void)poll(&pfd, 1, SEND_RETRY_WAIT_MS);
+			waited = 1;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		/* The datagram at done is refused (or the socket is full): lost. */
+		n->stats.tx_errors++;
+		done++;
+	}
+	for (uint32_t i = 0; i < count; i++)
+		slot_free(n, n->queue[first + i]);
+}
+
+static void sys_flush(struct uh_net *n)
+{
+	sys_send_batch(n, 0, n->nqueued);
+	n->nqueued = 0;
+}
+
+struct sys_cmsg_ctx {
+	struct msghdr *msg;
+};
+
+static struct cmsghdr *sys_next_cmsg(void *ctx, struct cmsghdr *c)
+{
+	struct sys_cmsg_ctx *x = ctx;
+
+	return CMSG_NXTHDR(x->msg, c);
+}
+
+static size_t sys_rx(struct uh_net *n, uh_net_rx_fn fn, void *arg, size_t max)
+{
+	size_t got = 0;
+
+	while (got < max) {
+		unsigned want = (unsigned)(max - got < RX_BATCH ? max - got : RX_BATCH);
+		int r;
+
+		for (unsigned i = 0; i < want; i++) {
+			struct msghdr *m = &n->rmsgs[i].msg_hdr;
+
+			n->riov[i].iov_base = n->rdata + (size_t)i * RX_PAYLOAD;
+			n->riov[i].iov_len = RX_PAYLOAD;
+			m->msg_name = &n->rnames[i];
+			m->msg_namelen = sizeof(n->rnames[i]);
+			m->msg_iov = &n->riov[i];
+			m->msg_iovlen = 1;
+			m->msg_control = n->rctrl + (size_t)i * CTRL_BYTES;
+			m->msg_controllen = CTRL_BYTES;
+			m->msg_flags = 0;
+		}
+		r = recvmmsg(n->fd, n->rmsgs, want, MSG_DONTWAIT, NULL);
+		if (r <= 0) {
+			if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				n->stats.rx_errors++;
+			break;
+		}
+		for (int i = 0; i < r; i++) {
+			struct msghdr *m = &n->rmsgs[i].msg_hdr;
+			struct sys_cmsg_ctx ctx = { m };
+			struct emu_netinfo ni;
+
+			if (m->msg_flags & MSG_TRUNC) {
+				n->stats.rx_short++;
+				continue;
+			}
+			netinfo_init(n, &ni, (struct sockaddr *)m->msg_name);
+			parse_cmsgs(n, &ni, CMSG_FIRSTHDR(m), sys_next_cmsg, &ctx);
+			deliver(n, &ni, n->riov[i].iov_base, n->rmsgs[i].msg_len, fn, arg);
+			got++;
+		}
+		if ((unsigned)r < want)
+			break;
+	}
+	return got;
+}
+
+static int sys_setup(struct uh_net *n)
+{
+	n->rmsgs = calloc(RX_BATCH, sizeof(*n->rmsgs));
+	n->riov = calloc(RX_BATCH, sizeof(*n->riov));
+	n->rnames = calloc(RX_BATCH, sizeof(*n->rnames));
+	n->rctrl = calloc(RX_BATCH, CTRL_BYTES);
+	n->rdata = malloc((size_t)RX_BATCH * RX_PAYLOAD);
+	if (!n->rmsgs || !n->riov || !n->rnames || !n->rctrl || !n->rdata)
+		return -ENOMEM;
+	return 0;
+}
+
+/* ---- the interface --------------------------------------------------------------- */
+
+void uh_net_flush(struct uh_net *n)
+{
+	if (n->uring) {
+		if (n->nqueued)
+			uring_flush(n);
+		else
+			uring_reap_tx(n);
+	} else if (n->nqueued) {
+		sys_flush(n);
+	}
+}
+
+size_t uh_net_rx(struct uh_net *n, uh_net_rx_fn fn, void *arg, size_t max)
+{
+	return n->uring ? uring_rx(n, fn, arg, max) : sys_rx(n, fn, arg, max);
+}
+
+/*
+ * The receive ring's descriptor is readable while its CQ holds entries, the
+ * socket while datagrams wait. Waiting in poll() rather than in io_uring_enter()
+ * keeps the wait an ordinary blocking system call, which tools that serialise
+ * threads (valgrind) let other threads run through.
+ */
+void uh_net_wait(struct uh_net *n, int64_t timeout_ns, bool watch_rx)
+{
+	struct pollfd pfd[2] = { { .fd = n->evfd, .events = POLLIN },
+				 { .fd = n->uring ? n->rxr.ring_fd : n->fd, .events = POLLIN } };
+	struct timespec ts;
+	uint64_t v;
+
+	if (watch_rx && n->uring && io_uring_cq_ready(&n->rxr))
+		return;
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+	}
+	if (ppoll(pfd, watch_rx ? 2 : 1, timeout_ns >= 0 ? &ts : NULL, NULL) > 0 &&
+	    (pfd[0].revents & POLLIN))
+		(void)!read(n->evfd, &v, sizeof(v));
+}
+
+void uh_net_kick(struct uh_net *n)
+{
+	uint64_t one = 1;
+
+	(void)!write(n->evfd, &one, sizeof(one));
+}
+
+void uh_net_get_stats(const struct uh_net *n, struct uh_net_stats *out)
+{
+	*out = n->stats;
+}
+
+const char *uh_net_backend(const struct uh_net *n)
+{
+	return n->uring ? "io_uring" : "syscalls";
+}
+
+int uh_net_fd(const struct uh_net *n)
+{
+	return n->fd;
+}
+
+static bool uring_wanted(const struct uh_net_params *p)
+{
+	const char *v = getenv("SOFTHCA_NET");
+
+	if (v && !strcmp(v, "syscalls"))
+		return false;
+	return p->want_uring;
+}
+
+int uh_net_open(const struct uh_net_params *p, struct uh_net **out, char *err, size_t errlen)
+{
+	struct uh_net *n = calloc(1, sizeof(*n));
+	int ret;
+
+	if (!n) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	n->fd = -1;
+	n->pcap = p->pcap;
+	n->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (n->evfd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "eventfd: %s", strerror(-ret));
+		free(n);
+		return ret;
+	}
+	ret = open_socket(n, p, err, errlen);
+	if (!ret && !(uring_wanted(p) && uring_setup(n))) {
+		ret = sys_setup(n);
+		if (ret)
+			snprintf(err, errlen, "out of memory");
+	}
+	if (ret) {
+		uh_net_close(n);
+		return ret;
+	}
+	*out = n;
+	return 0;
+}
+
+void uh_net_close(struct uh_net *n)
+{
+	if (!n)
+		return;
+	if (n->uring)
+		uh_net_flush(n);
+	/* Exiting the rings cancels what is still in flight; the slots go after. */
+	uring_teardown(n);
+	if (n->fd >= 0)
+		close(n->fd);
+	if (n->evfd >= 0)
+		close(n->evfd);
+	while (n->all_slots) {
+		struct tx_slot *s = n->all_slots;
+
+		n->all_slots = s->next_all;
+		free(s);
+	}
+	free(n->rmsgs);
+	free(n->riov);
+	free(n->rnames);
+	free(n->rctrl);
+	free(n->rdata);
+	free(n);
+}

@@ -1,0 +1,1996 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * provider/usermode/uhost.c - the process host of a user-mode softhca device
+ * (see uhost.h): the engine's host operations, the device side of the rings, the
+ * completion channels and async events, and the progress thread.
+ *
+ * What a process writes into a ring is read once into a local copy before it is
+ * checked, and every index and size the host uses is its own copy: the rings are
+ * shared with the provider's fast path, which the device does not trust (the
+ * same code will face a process from the kernel).
+ *
+ * Progress: whoever holds the device lock drives the device. The progress thread
+ * sleeps in the network layer until a datagram arrives, the engine's next timer
+ * is due, or a lock holder kicks it because it armed an earlier timer; inline
+ * progress (uh_progress) only tries the lock, since a holder is already driving.
+ * While the program keeps calling uh_progress (it polls), the thread leaves the
+ * datagrams to it and only keeps the timers: on a machine with few cores a
+ * thread woken for every datagram would take the CPU from the poller.
+ *
+ * Every unlock flushes the datagrams the engine queued (one submission per
+ * batch) and retries the WQEs left waiting in a ring: those the engine had no
+ * room for yet, and those posted before the QP could take them.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "emu/sim/crc32.h"
+#include "net.h"
+#include "pcap.h"
+#include "uhost.h"
+
+_Static_assert(sizeof(struct softhca_sge) == sizeof(struct emu_sge) &&
+	       offsetof(struct softhca_sge, addr) == offsetof(struct emu_sge, addr) &&
+	       offsetof(struct softhca_sge, length) == offsetof(struct emu_sge, length) &&
+	       offsetof(struct softhca_sge, lkey) == offsetof(struct emu_sge, lkey),
+	       "ring SGEs are handed to the engine as they are");
+_Static_assert(sizeof(struct softhca_send_wqe) == 64, "send WQE header is 64 bytes");
+_Static_assert(sizeof(struct softhca_recv_wqe) == 16, "recv WQE header is 16 bytes");
+
+#define CQE_STRIDE      64u
+#define RING_ALIGN      4096u
+#define RX_BUDGET       256u      /* datagrams per batch before tx is flushed */
+#define RX_ROUNDS       16u       /* batches per progress call */
+#define IDLE_WAIT_NS    100000000ll  /* the thread looks around at least this often */
+#define POLLER_CHECK_NS 1000000ll    /* ... and this often while the program polls */
+#define HANDLE_INDEX_BITS 20
+#define HANDLE_INDEX_MASK ((1u << HANDLE_INDEX_BITS) - 1)
+#define HANDLE_GEN_MASK   ((1u << (32 - HANDLE_INDEX_BITS)) - 1)
+#define MR_BUCKETS      1024u
+#define LOOPBACK_FIRST  2
+#define LOOPBACK_LAST   254
+#define ROCE_HDR_OVERHEAD 80u     /* IP, UDP, BTH and extended headers, ICRC */
+
+/* vendor_err of a WQE the device refused. */
+enum uh_wqe_error {
+	UH_VERR_OPCODE = 1,       /* unknown opcode */
+	UH_VERR_SGE = 2,          /* more SGEs than the QP has, or than the stride holds */
+	UH_VERR_INLINE = 3,       /* inline data too long */
+	UH_VERR_HANDLE = 4,       /* an AH, MW or MR handle that names nothing */
+	UH_VERR_ENGINE = 5,       /* the engine refused the work request */
+};
+
+/* ---- engine allocations: tracked, so that closing a device frees what a program
+ * left behind (PDs, AHs, MWs are created by the verbs layer straight in the engine) */
+
+struct uh_block {
+	union {
+		struct {
+			struct uh_block *prev, *next;
+		} l;
+		max_align_t align;
+	} u;
+};
+
+/* ---- queues behind a readable file descriptor ------------------------------------ */
+
+/*
+ * An eventfd that is readable exactly while the queue holds something: written
+ * at every push (so edge-triggered epoll sees each one), drained when the queue
+ * becomes empty.
+ */
+struct evq {
+	pthread_mutex_t lock;
+	int fd;
+	bool signaled;
+	uint8_t *items;
+	size_t isize, head, count, cap;
+};
+
+struct chan_item {
+	void *user;
+	const void *cq;
+};
+
+struct uh_channel {
+	struct evq q;
+	uint32_t ncq;             /* CQs using the channel (under q.lock) */
+	struct uh_dev *dev;       /* drives the device while waiting, if no thread does */
+};
+
+/* ---- objects --------------------------------------------------------------------- */
+
+struct cq_priv {
+	struct uh_cq pub;
+	struct uh_dev *dev;
+	uint8_t *entries;
+	uint32_t size;            /* ring entries (own copy) */
+	uint32_t prod;
+	bool armed, solicited_only;
+	struct cq_priv *prev, *next;
+};
+
+struct qp_priv {
+	struct uh_qp pub;
+	struct uh_dev *dev;
+	uint32_t type;
+	uint32_t max_send_sge, max_inline, max_recv_sge;
+	struct cq_priv *scq, *rcq;
+	uint8_t *sq_entries, *rq_entries;
+	uint32_t sq_size, sq_stride, sq_cons;
+	uint32_t rq_size, rq_stride, rq_cons;
+	bool sq_pending, rq_pending;     /* WQEs left in the ring, to retry */
+	bool sq_broken, rq_broken;
+	/* The RQ ring's published consumer index counts completed receive WQEs, not
+	 * consumed ones: a WQE in the engine still occupies its ring slot, so the
+	 * provider sees the queue as full as the verbs say it is. */
+	uint32_t rq_done;
+	struct srq_priv *srq;
+	struct qp_priv *prev, *next;
+};
+
+struct srq_priv {
+	struct uh_srq pub;
+	struct uh_dev *dev;
+	uint8_t *entries;
+	uint32_t size, stride, cons, max_sge;
+	uint32_t done;                   /* completed receive WQEs: the published cons */
+	bool pending, broken;
+	struct srq_priv *prev, *next;
+};
+
+struct mr_rec {
+	uint8_t *addr;
+	uint64_t len;
+	uint64_t iova0;           /* the iova of addr */
+	struct emu_mr *emu;
+	struct mr_rec *next;      /* hash chain */
+};
+
+struct handle_ent {
+	uint32_t kind;            /* enum uh_handle_kind, 0 = free */
+	uint32_t gen;
+	void *obj;
+	uint32_t next_free;       /* index + 1, 0 = end */
+};
+
+struct uh_dev {
+	struct uh_config cfg;
+	pthread_mutex_t lock;
+	struct emu_host_ops ops;
+	struct emu_dev *emu;
+	struct uh_net *net;
+	struct uh_pcap *pcap;
+	FILE *trace;
+	uint32_t dev_id;
+	struct uh_block blocks;
+
+	struct handle_ent *handles;
+	uint32_t nhandles, handle_free;
+
+	struct evq async;
+	struct cq_priv *cqs;
+	struct qp_priv *qps;
+	struct srq_priv *srqs;
+	struct mr_rec *mr_hash[MR_BUCKETS];
+	bool any_pending;
+
+	pthread_t thread;
+	bool thread_running;
+	atomic_bool stop;
+	atomic_uint_fast64_t next_deadline;  /* of the engine, after the last unlock */
+	atomic_uint_fast64_t wait_deadline;  /* when the sleeping thread wakes; 0 = awake */
+	atomic_uint_fast64_t inline_calls;   /* uh_progress calls: is someone polling? */
+};
+
+/* ---- small helpers --------------------------------------------------------------- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t pow2_at_least(uint32_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v && p < (1u << 31))
+		p <<= 1;
+	return p;
+}
+
+static uint32_t round_up(uint32_t v, uint32_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+static void *ring_alloc(uint32_t size, uint32_t stride)
+{
+	uint64_t bytes = softhca_ring_bytes(size, stride);
+	struct softhca_ring_hdr *h;
+
+	if (bytes > SIZE_MAX || posix_memalign((void **)&h, RING_ALIGN, (size_t)bytes))
+		return NULL;
+	memset(h, 0, (size_t)bytes);
+	h->size = size;
+	h->stride = stride;
+	return h;
+}
+
+static uint8_t *ring_entries(struct softhca_ring_hdr *h)
+{
+	return (uint8_t *)(h + 1);
+}
+
+static void ring_mark_broken(struct softhca_ring_hdr *h)
+{
+	__atomic_fetch_or(&h->flags, SOFTHCA_RING_BROKEN, __ATOMIC_RELEASE);
+}
+
+static int errmsg(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int errmsg(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
+
+/* ---- evq ------------------------------------------------------------------------- */
+
+/* The queue can be finished (evq_fini) whether this succeeds or not. */
+static int evq_init(struct evq *q, size_t isize)
+{
+	memset(q, 0, sizeof(*q));
+	q->isize = isize;
+	pthread_mutex_init(&q->lock, NULL);
+	q->fd = eventfd(0, EFD_CLOEXEC);
+	return q->fd < 0 ? -errno : 0;
+}
+
+static void evq_fini(struct evq *q)
+{
+	if (q->fd >= 0)
+		close(q->fd);
+	q->fd = -1;
+	free(q->items);
+	q->items = NULL;
+	pthread_mutex_destroy(&q->lock);
+}
+
+static bool evq_grow(struct evq *q)
+{
+	size_t cap = q->cap ? q->cap * 2 : 16;
+	uint8_t *items = malloc(cap * q->isize);
+
+	if (!items)
+		return false;
+	for (size_t i = 0; i < q->count; i++)
+		memcpy(items + i * q->isize, q->items + ((q->head + i) % q->cap) * q->isize,
+		       q->isize);
+	free(q->items);
+	q->items = items;
+	q->cap = cap;
+	q->head = 0;
+	return true;
+}
+
+static void evq_drain_fd(struct evq *q)
+{
+	struct pollfd p = { .fd = q->fd, .events = POLLIN };
+	uint64_t v;
+
+	/* Readable unless the program read the descriptor itself: never block here. */
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
+		(void)!read(q->fd, &v, sizeof(v));
+	q->signaled = false;
+}
+
+static bool evq_push(struct evq *q, const void *item)
+{
+	uint64_t one = 1;
+	bool ok = true;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->count == q->cap && !evq_grow(q)) {
+		ok = false;
+	} else {
+		memcpy(q->items + ((q->head + q->count) % q->cap) * q->isize, item, q->isize);
+		q->count++;
+		(void)!write(q->fd, &one, sizeof(one));
+		q->signaled = true;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ok;
+}
+
+static bool evq_pop(struct evq *q, void *item)
+{
+	bool got = false;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->count) {
+		memcpy(item, q->items + q->head * q->isize, q->isize);
+		q->head = (q->head + 1) % q->cap;
+		q->count--;
+		got = true;
+		if (!q->count && q->signaled)
+			evq_drain_fd(q);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return got;
+}
+
+/* Drop the channel events of one CQ (it is being destroyed). */
+static void chan_forget_cq(struct uh_channel *ch, const void *cq)
+{
+	struct evq *q = &ch->q;
+	size_t kept = 0;
+
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < q->count; i++) {
+		struct chan_item it;
+
+		memcpy(&it, q->items + ((q->head + i) % q->cap) * q->isize, sizeof(it));
+		if (it.cq == cq)
+			continue;
+		memcpy(q->items + ((q->head + kept) % q->cap) * q->isize, &it, sizeof(it));
+		kept++;
+	}
+	q->count = kept;
+	if (!q->count && q->signaled)
+		evq_drain_fd(q);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* ---- engine memory --------------------------------------------------------------- */
+
+static void *host_alloc(void *host, size_t size)
+{
+	struct uh_dev *d = host;
+	struct uh_block *b;
+
+	if (size > SIZE_MAX - sizeof(*b))
+		return NULL;
+	b = calloc(1, sizeof(*b) + size);
+	if (!b)
+		return NULL;
+	b->u.l.next = d->blocks.u.l.next;
+	b->u.l.prev = &d->blocks;
+	d->blocks.u.l.next->u.l.prev = b;
+	d->blocks.u.l.next = b;
+	return b + 1;
+}
+
+static void host_free(void *host, void *ptr)
+{
+	struct uh_block *b;
+
+	(void)host;
+	if (!ptr)
+		return;
+	b = (struct uh_block *)ptr - 1;
+	b->u.l.prev->u.l.next = b->u.l.next;
+	b->u.l.next->u.l.prev = b->u.l.prev;
+	free(b);
+}
+
+static void free_all_blocks(struct uh_dev *d)
+{
+	while (d->blocks.u.l.next != &d->blocks)
+		host_free(d, d->blocks.u.l.next + 1);
+}
+
+static void host_copy(void *dst, const void *src, size_t len)
+{
+	memcpy(dst, src, len);
+}
+
+static uint64_t host_now_ns(void *host)
+{
+	(void)host;
+	return mono_ns();
+}
+
+static void *host_tx_buf(void *host, size_t len)
+{
+	struct uh_dev *d = host;
+
+	return uh_net_tx_buf(d->net, len);
+}
+
+static void host_tx(void *host, const struct emu_netinfo *ni, void *buf, size_t len)
+{
+	struct uh_dev *d = host;
+
+	uh_net_tx(d->net, ni, buf, len);
+}
+
+static void host_tx_abort(void *host, void *buf)
+{
+	struct uh_dev *d = host;
+
+	uh_net_tx_abort(d->net, buf);
+}
+
+static long host_mr_map(void *host, void *mr_cookie, uint64_t iova, uint64_t len, bool write,
+			void **ptr)
+{
+	const struct mr_rec *mr = mr_cookie;
+	uint64_t off, avail;
+
+	(void)host;
+	(void)write;
+	if (!len)
+		return -EINVAL;
+	if (iova < mr->iova0 || iova - mr->iova0 >= mr->len)
+		return -EFAULT;
+	off = iova - mr->iova0;
+	avail = mr->len - off < len ? mr->len - off : len;
+	if (avail > (uint64_t)LONG_MAX)
+		avail = (uint64_t)LONG_MAX;
+	*ptr = mr->addr + off;
+	return (long)avail;
+}
+
+/* ---- completions ----------------------------------------------------------------- */
+
+static void host_async_event(void *host, const struct emu_async_event *ev);
+
+static void fill_cqe(struct softhca_cqe *e, const struct emu_wc *wc)
+{
+	memset(e, 0, sizeof(*e));
+	e->wr_id = wc->wr_id;
+	e->status = wc->status;
+	e->opcode = wc->opcode;
+	e->vendor_err = wc->vendor_err;
+	e->byte_len = wc->byte_len;
+	if (wc->wc_flags & EMU_WC_WITH_INV)
+		e->imm_data = wc->invalidated_rkey;
+	else if (wc->wc_flags & EMU_WC_WITH_IMM)
+		e->imm_data = htonl(wc->imm_data);
+	e->qp_num = wc->qp_num;
+	e->src_qp = wc->src_qp;
+	e->wc_flags = wc->wc_flags;
+	e->pkey_index = wc->pkey_index;
+	e->sl = wc->sl;
+}
+
+static void cq_fire(struct cq_priv *cq)
+{
+	struct chan_item it = { cq->pub.user, cq };
+
+	cq->armed = false;
+	if (cq->pub.channel)
+		(void)evq_push(&cq->pub.channel->q, &it);
+}
+
+static int cq_write(struct cq_priv *cq, const struct emu_wc *wc, bool solicited)
+{
+	uint32_t cons = __atomic_load_n(&cq->pub.ring->cons, __ATOMIC_ACQUIRE);
+	struct softhca_cqe cqe;
+
+	if (cq->prod - cons >= cq->size)
+		return -ENOSPC;
+	fill_cqe(&cqe, wc);
+	memcpy(cq->entries + (size_t)(cq->prod & (cq->size - 1)) * CQE_STRIDE, &cqe, sizeof(cqe));
+	cq->prod++;
+	__atomic_store_n(&cq->pub.ring->prod, cq->prod, __ATOMIC_RELEASE);
+	if (cq->armed && (!cq->solicited_only || solicited || wc->status != EMU_WC_SUCCESS))
+		cq_fire(cq);
+	return 0;
+}
+
+/* A receive WQE completed (or was flushed): its ring slot is free now. */
+static void recv_slot_done(const struct emu_wc *wc)
+{
+	struct qp_priv *qp = wc->qp_cookie;
+
+	if (!(wc->opcode & EMU_WC_RECV) || !qp)
+		return;
+	if (qp->srq) {
+		qp->srq->done++;
+		__atomic_store_n(&qp->srq->pub.rq->cons, qp->srq->done, __ATOMIC_RELEASE);
+	} else if (qp->pub.rq) {
+		qp->rq_done++;
+		__atomic_store_n(&qp->pub.rq->cons, qp->rq_done, __ATOMIC_RELEASE);
+	}
+}
+
+static int host_cq_post(void *host, void *cq_cookie, const struct emu_wc *wc, bool solicited)
+{
+	int ret = cq_write(cq_cookie, wc, solicited);
+
+	(void)host;
+	recv_slot_done(wc);
+	return ret;
+}
+
+/* A completion the host itself produces (a WQE it refused): through the same ring
+ * path as the engine's, and a full CQ is the same CQ error. */
+static void host_complete(struct uh_dev *d, struct cq_priv *cq, const struct emu_wc *wc)
+{
+	recv_slot_done(wc);
+	if (cq_write(cq, wc, true)) {
+		struct emu_async_event ev = { EMU_EVENT_CQ_ERR, 1, cq, 0 };
+
+		host_async_event(d, &ev);
+	}
+}
+
+/* The verbs layer is given its own object pointer (the `user` of the CQ, QP or
+ * SRQ), translated while the object surely exists. */
+static void *event_user(uint32_t type, void *cookie)
+{
+	if (!cookie)
+		return NULL;
+	switch (type) {
+	case EMU_EVENT_CQ_ERR:
+		return ((struct cq_priv *)cookie)->pub.user;
+	case EMU_EVENT_SRQ_ERR:
+	case EMU_EVENT_SRQ_LIMIT_REACHED:
+		return ((struct srq_priv *)cookie)->pub.user;
+	case EMU_EVENT_QP_FATAL:
+	case EMU_EVENT_QP_REQ_ERR:
+	case EMU_EVENT_QP_ACCESS_ERR:
+	case EMU_EVENT_COMM_EST:
+	case EMU_EVENT_SQ_DRAINED:
+	case EMU_EVENT_PATH_MIG:
+	case EMU_EVENT_PATH_MIG_ERR:
+	case EMU_EVENT_QP_LAST_WQE_REACHED:
+		return ((struct qp_priv *)cookie)->pub.user;
+	default:
+		return NULL;
+	}
+}
+
+static void host_async_event(void *host, const struct emu_async_event *ev)
+{
+	struct uh_dev *d = host;
+	struct emu_async_event e = *ev;
+
+	e.cookie = event_user(ev->type, ev->cookie);
+	if (!evq_push(&d->async, &e) && d->trace)
+		fprintf(d->trace, "dev%u event type=%u lost: out of memory\n", d->dev_id, ev->type);
+}
+
+/* ---- trace ----------------------------------------------------------------------- */
+
+static const char *const trace_kind_names[] = {
+	[EMU_TR_TX] = "tx",
+	[EMU_TR_RX] = "rx",
+	[EMU_TR_DROP] = "drop",
+	[EMU_TR_RETRANSMIT] = "retransmit",
+	[EMU_TR_NAK] = "nak",
+	[EMU_TR_RNR] = "rnr",
+	[EMU_TR_DMA_WRITE] = "dma-write",
+	[EMU_TR_CQE] = "cqe",
+	[EMU_TR_STATE] = "state",
+	[EMU_TR_STALL] = "stall",
+	[EMU_TR_RESUME] = "resume",
+	[EMU_TR_EVENT] = "event",
+	[EMU_TR_TIMEOUT] = "timeout",
+};
+
+static void host_trace(void *host, const struct emu_trace_rec *rec)
+{
+	struct uh_dev *d = host;
+	const char *kind = NULL;
+	char kbuf[24], why[48] = "";
+
+	if (rec->kind < sizeof(trace_kind_names) / sizeof(trace_kind_names[0]))
+		kind = trace_kind_names[rec->kind];
+	if (!kind) {
+		snprintf(kbuf, sizeof(kbuf), "kind%u", rec->kind);
+		kind = kbuf;
+	}
+	if (rec->kind == EMU_TR_DROP && rec->a < EMU_DROP_REASONS) {
+		const char *name = emu_drop_reason_name((enum emu_drop_reason)rec->a);
+
+		snprintf(why, sizeof(why), " (%s)", name ? name : "?");
+	}
+	fprintf(d->trace, "dev%u %s qpn=%u psn=%u op=0x%02x wr=%" PRIu64 " a=%" PRIu64
+		" b=%" PRIu64 "%s\n", rec->dev_id, kind, rec->qpn, rec->psn, rec->opcode,
+		rec->wr_index, rec->a, rec->b, why);
+}
+
+static void ops_init(struct uh_dev *d)
+{
+	d->ops.host = d;
+	d->ops.alloc = host_alloc;
+	d->ops.free = host_free;
+	d->ops.copy = host_copy;
+	d->ops.crc32 = sim_crc32;
+	d->ops.now_ns = host_now_ns;
+	d->ops.tx_buf = host_tx_buf;
+	d->ops.tx = host_tx;
+	d->ops.tx_abort = host_tx_abort;
+	d->ops.mr_map = host_mr_map;
+	d->ops.fault = NULL;
+	d->ops.cq_post = host_cq_post;
+	d->ops.async_event = host_async_event;
+	d->ops.trace = d->trace ? host_trace : NULL;
+}
+
+/* ---- receive and progress -------------------------------------------------------- */
+
+static void rx_one(void *arg, const struct emu_netinfo *ni, const void *pkt, size_t len)
+{
+	struct uh_dev *d = arg;
+
+	emu_dev_rx(d->emu, ni, pkt, len);
+}
+
+static void sq_consume(struct uh_dev *d, struct qp_priv *qp);
+static void rq_consume(struct uh_dev *d, struct qp_priv *qp);
+static void srq_consume(struct uh_dev *d, struct srq_priv *srq);
+
+static void retry_pending(struct uh_dev *d)
+{
+	d->any_pending = false;
+	for (struct qp_priv *qp = d->qps; qp; qp = qp->next) {
+		if (qp->sq_pending)
+			sq_consume(d, qp);
+		if (qp->rq_pending)
+			rq_consume(d, qp);
+	}
+	for (struct srq_priv *srq = d->srqs; srq; srq = srq->next)
+		if (srq->pending)
+			srq_consume(d, srq);
+}
+
+static void progress_locked(struct uh_dev *d)
+{
+	for (uint32_t round = 0; round < RX_ROUNDS; round++) {
+		size_t got = uh_net_rx(d->net, rx_one, d, RX_BUDGET);
+
+		/* ACKs and responses leave after each batch, not after the last. */
+		uh_net_flush(d->net);
+		if (got < RX_BUDGET)
+			break;
+	}
+	if (emu_dev_next_deadline(d->emu) <= mono_ns())
+		emu_dev_run_timers(d->emu);
+}
+
+/* What every lock holder does before letting go. */
+static void finish_locked(struct uh_dev *d)
+{
+	uint64_t next, waiting;
+
+	if (d->any_pending)
+		retry_pending(d);
+	uh_net_flush(d->net);
+	next = emu_dev_next_deadline(d->emu);
+	atomic_store(&d->next_deadline, next);
+	if (!d->thread_running)
+		return;
+	waiting = atomic_load(&d->wait_deadline);
+	/* The thread sleeps past the new deadline: wake it, once. */
+	if (waiting && next < waiting &&
+	    atomic_compare_exchange_strong(&d->wait_deadline, &waiting, 0))
+		uh_net_kick(d->net);
+}
+
+void uh_lock(struct uh_dev *d)
+{
+	pthread_mutex_lock(&d->lock);
+}
+
+void uh_unlock(struct uh_dev *d)
+{
+	finish_locked(d);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void uh_progress(struct uh_dev *d)
+{
+	atomic_fetch_add_explicit(&d->inline_calls, 1, memory_order_relaxed);
+	if (pthread_mutex_trylock(&d->lock)) {
+		/* The holder is driving the device: let it run rather than spin
+		 * against it (there may be fewer cores than busy threads, and tools
+		 * like valgrind run one thread at a time). */
+		sched_yield();
+		return;
+	}
+	progress_locked(d);
+	uh_unlock(d);
+}
+
+/*
+ * While the program polls (uh_progress keeps being called) it receives inline,
+ * and the thread stands back: it only runs the timers and looks again every
+ * POLLER_CHECK_NS, instead of waking for every datagram and fighting the poller
+ * for the lock and the CPU. With nobody polling it waits for datagrams.
+ */
+static void *progress_main(void *arg)
+{
+	struct uh_dev *d = arg;
+	uint64_t seen_calls = atomic_load(&d->inline_calls);
+
+	while (!atomic_load(&d->stop)) {
+		uint64_t now = mono_ns();
+		uint64_t calls = atomic_load_explicit(&d->inline_calls, memory_order_relaxed);
+		bool polled = calls != seen_calls;
+		uint64_t until = now + (uint64_t)(polled ? POLLER_CHECK_NS : IDLE_WAIT_NS);
+		uint64_t next = atomic_load(&d->next_deadline);
+
+		seen_calls = calls;
+		if (next < until)
+			until = next;
+		atomic_store(&d->wait_deadline, until ? until : 1);
+		/* A holder that armed an earlier timer after the load above saw this
+		 * store and kicks; one that finished before it is seen here. */
+		next = atomic_load(&d->next_deadline);
+		if (next >= until && !atomic_load(&d->stop) && until > now)
+			uh_net_wait(d->net, (int64_t)(until - now), !polled);
+		atomic_store(&d->wait_deadline, 0);
+		pthread_mutex_lock(&d->lock);
+		progress_locked(d);
+		uh_unlock(d);
+	}
+	return NULL;
+}
+
+static int start_thread(struct uh_dev *d)
+{
+	sigset_t all, old;
+	int ret;
+
+	/* Signals are the program's business: they go to its own threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(&d->thread, NULL, progress_main, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		return -ret;
+	d->thread_running = true;
+	return 0;
+}
+
+static void stop_thread(struct uh_dev *d)
+{
+	if (!d->thread_running)
+		return;
+	atomic_store(&d->stop, true);
+	uh_net_kick(d->net);
+	pthread_join(d->thread, NULL);
+	d->thread_running = false;
+}
+
+/* ---- addresses and the device ---------------------------------------------------- */
+
+static bool sockaddr_is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+static bool same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
+{
+	if (!a || a->sa_family != b->ss_family)
+		return false;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+}
+
+static bool ipv6_global(const struct sockaddr_in6 *a)
+{
+	const struct in6_addr *x = &a->sin6_addr;
+
+	return !IN6_IS_ADDR_LINKLOCAL(x) && !IN6_IS_ADDR_LOOPBACK(x) &&
+	       !IN6_IS_ADDR_MULTICAST(x) && !IN6_IS_ADDR_UNSPECIFIED(x) &&
+	       !IN6_IS_ADDR_V4MAPPED(x);
+}
+
+/* The first IPv4 address of netdev, else its first global IPv6 address. */
+static int netdev_addr(const char *netdev, struct sockaddr_storage *out, char *err,
+		       size_t errlen)
+{
+	struct ifaddrs *ifs, *i;
+	bool have6 = false;
+	struct sockaddr_storage v6;
+
+	if (!if_nametoindex(netdev))
+		return errmsg(err, errlen, -ENODEV, "SOFTHCA_NETDEV=%s: no such network interface",
+			      netdev);
+	if (getifaddrs(&ifs))
+		return errmsg(err, errlen, -errno, "getifaddrs: %s", strerror(errno));
+	for (i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || strcmp(i->ifa_name, netdev))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			memset(out, 0, sizeof(*out));
+			memcpy(out, i->ifa_addr, sizeof(struct sockaddr_in));
+			freeifaddrs(ifs);
+			return 0;
+		}
+		if (i->ifa_addr->sa_family == AF_INET6 && !have6 &&
+		    ipv6_global((const struct sockaddr_in6 *)i->ifa_addr)) {
+			memset(&v6, 0, sizeof(v6));
+			memcpy(&v6, i->ifa_addr, sizeof(struct sockaddr_in6));
+			have6 = true;
+		}
+	}
+	freeifaddrs(ifs);
+	if (!have6)
+		return errmsg(err, errlen, -EADDRNOTAVAIL, "network interface %s has no IPv4 "
+			      "address and no global IPv6 address", netdev);
+	*out = v6;
+	return 0;
+}
+
+/* The MTU of the interface holding addr (the loopback one for 127/8, ::1); 0 if
+ * none is found. */
+static uint32_t interface_mtu(const struct sockaddr_storage *addr, int sock)
+{
+	struct ifaddrs *ifs, *i;
+	struct ifreq ifr;
+	bool loop = sockaddr_is_loopback(addr);
+	bool found = false;
+
+	if (getifaddrs(&ifs))
+		return 0;
+	memset(&ifr, 0, sizeof(ifr));
+	for (i = ifs; i && !found; i = i->ifa_next) {
+		if (same_addr(i->ifa_addr, addr) || (loop && (i->ifa_flags & IFF_LOOPBACK))) {
+			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", i->ifa_name);
+			found = true;
+		}
+	}
+	freeifaddrs(ifs);
+	if (!found || ioctl(sock, SIOCGIFMTU, &ifr))
+		return 0;
+	return ifr.ifr_mtu > 0 ? (uint32_t)ifr.ifr_mtu : 0;
+}
+
+static uint32_t ib_mtu_fitting(uint32_t netdev_mtu)
+{
+	for (uint32_t m = 4096; m >= 256; m >>= 1)
+		if (m + ROCE_HDR_OVERHEAD <= netdev_mtu)
+			return m;
+	return 0;
+}
+
+static void addr_gid(const struct sockaddr_storage *ss, uint8_t gid[16])
+{
+	if (ss->ss_family == AF_INET)
+		emu_gid_from_ipv4(gid, (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr);
+	else
+		memcpy(gid, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+}
+
+static uint64_t fnv1a64(const uint8_t *p, size_t n, uint64_t h)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static int bind_net(struct uh_dev *d, struct uh_net_params *np, char *err, size_t errlen)
+{
+	int ret;
+
+	if (d->cfg.addr_set || d->cfg.netdev[0]) {
+		if (d->cfg.netdev[0]) {
+			ret = netdev_addr(d->cfg.netdev, &np->addr, err, errlen);
+			if (ret)
+				return ret;
+		} else {
+			np->addr = d->cfg.addr;
+		}
+		return uh_net_open(np, &d->net, err, errlen);
+	}
+	for (int n = LOOPBACK_FIRST; n <= LOOPBACK_LAST; n++) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&np->addr;
+
+		memset(&np->addr, 0, sizeof(np->addr));
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)n);
+		ret = uh_net_open(np, &d->net, err, errlen);
+		if (ret != -EADDRINUSE)
+			return ret;
+	}
+	return errmsg(err, errlen, -EADDRINUSE, "no free loopback address 127.0.0.%d to "
+		      "127.0.0.%d on UDP port %u", LOOPBACK_FIRST, LOOPBACK_LAST, d->cfg.port);
+}
+
+static int check_config(const struct uh_config *c, char *err, size_t errlen)
+{
+	if (c->port < 1 || c->port > 65535)
+		return errmsg(err, errlen, -EINVAL, "UDP port %u: not 1 to 65535", c->port);
+	if (c->mtu < 256 || c->mtu > 4096 || (c->mtu & (c->mtu - 1)))
+		return errmsg(err, errlen, -EINVAL, "MTU %u: not one of 256, 512, 1024, 2048, 4096",
+			      c->mtu);
+	if (c->abi_version < SOFTHCA_ABI_VERSION_MIN || c->abi_version > SOFTHCA_ABI_VERSION_MAX)
+		return errmsg(err, errlen, -EINVAL, "ABI version %u: not 1 or 2", c->abi_version);
+	if (c->addr_set && c->addr.ss_family != AF_INET && c->addr.ss_family != AF_INET6)
+		return errmsg(err, errlen, -EINVAL, "address: not IPv4 or IPv6");
+	return 0;
+}
+
+static int choose_mtu(struct uh_dev *d, char *err, size_t errlen)
+{
+	uint32_t ifmtu = interface_mtu(&d->cfg.addr, uh_net_fd(d->net));
+	uint32_t fit;
+
+	if (!ifmtu)
+		return 0;
+	fit = ib_mtu_fitting(ifmtu);
+	if (!fit)
+		return errmsg(err, errlen, -EINVAL, "interface MTU %u is too small for RoCEv2 "
+			      "(at least %u)", ifmtu, 256 + ROCE_HDR_OVERHEAD);
+	if (fit < d->cfg.mtu)
+		d->cfg.mtu = fit;
+	return 0;
+}
+
+static void record_bound_addr(struct uh_dev *d, const struct uh_net_params *np)
+{
+	d->cfg.addr = np->addr;
+	if (np->addr.ss_family == AF_INET)
+		((struct sockaddr_in *)&d->cfg.addr)->sin_port = htons((uint16_t)d->cfg.port);
+	else
+		((struct sockaddr_in6 *)&d->cfg.addr)->sin6_port = htons((uint16_t)d->cfg.port);
+	d->cfg.addr_set = true;
+}
+
+static int create_engine(struct uh_dev *d, char *err, size_t errlen)
+{
+	struct emu_dev_config ec;
+	uint8_t gid[16];
+	int ret;
+
+	addr_gid(&d->cfg.addr, gid);
+	memset(&ec, 0, sizeof(ec));
+	d->dev_id = (uint32_t)fnv1a64(gid, 16, 0xcbf29ce484222325ull);
+	ec.dev_id = d->dev_id;
+	ec.seed = d->cfg.seed;
+	/* 'SHCA' and the IPv4 address, or a hash of the IPv6 one: stable per address. */
+	if (emu_gid_is_ipv4(gid))
+		ec.node_guid = 0x5348434100000000ull | ((uint64_t)gid[12] << 24) |
+			       ((uint64_t)gid[13] << 16) | ((uint64_t)gid[14] << 8) | gid[15];
+	else
+		ec.node_guid = fnv1a64(gid, 16, 0x5348434100000000ull);
+	ec.port_mtu = d->cfg.mtu;
+	ops_init(d);
+	ret = emu_dev_create(&d->ops, &ec, &d->emu);
+	if (ret)
+		return errmsg(err, errlen, ret, "engine: cannot create the device (%d)", ret);
+	ret = emu_gid_set(d->emu, 0, gid);
+	if (ret)
+		return errmsg(err, errlen, ret, "engine: cannot set GID 0 (%d)", ret);
+	return 0;
+}
+
+static int open_side_files(struct uh_dev *d, char *err, size_t errlen)
+{
+	const char *trace = getenv("SOFTHCA_TRACE");
+	int ret;
+
+	if (d->cfg.pcap[0]) {
+		ret = uh_pcap_open(d->cfg.pcap, &d->pcap, err, errlen);
+		if (ret)
+			return ret;
+	}
+	if (trace && *trace) {
+		/* Appended: devices of one process (and processes) may share it. */
+		d->trace = fopen(trace, "a");
+		if (!d->trace)
+			return errmsg(err, errlen, -errno, "SOFTHCA_TRACE=%s: %s", trace,
+				      strerror(errno));
+		setvbuf(d->trace, NULL, _IOLBF, 0);
+	}
+	return 0;
+}
+
+int uh_dev_open(const struct uh_config *cfg, struct uh_dev **out, char *err, size_t errlen)
+{
+	struct uh_net_params np;
+	struct uh_dev *d;
+	int ret;
+
+	if (!cfg || !out)
+		return errmsg(err, errlen, -EINVAL, "no configuration");
+	ret = check_config(cfg, err, errlen);
+	if (ret)
+		return ret;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	d->cfg = *cfg;
+	pthread_mutex_init(&d->lock, NULL);
+	d->blocks.u.l.next = d->blocks.u.l.prev = &d->blocks;
+	atomic_init(&d->stop, false);
+	atomic_init(&d->next_deadline, UINT64_MAX);
+	atomic_init(&d->wait_deadline, 0);
+	atomic_init(&d->inline_calls, 0);
+	ret = evq_init(&d->async, sizeof(struct emu_async_event));
+	if (ret) {
+		errmsg(err, errlen, ret, "eventfd: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = open_side_files(d, err, errlen);
+	if (ret)
+		goto fail;
+	memset(&np, 0, sizeof(np));
+	np.port = (uint16_t)d->cfg.port;
+	np.pcap = d->pcap;
+	np.want_uring = true;
+	ret = bind_net(d, &np, err, errlen);
+	if (ret)
+		goto fail;
+	record_bound_addr(d, &np);
+	ret = choose_mtu(d, err, errlen);
+	if (!ret)
+		ret = create_engine(d, err, errlen);
+	if (!ret && !d->cfg.no_progress_thread) {
+		ret = start_thread(d);
+		if (ret)
+			errmsg(err, errlen, ret, "progress thread: %s", strerror(-ret));
+	}
+	if (ret)
+		goto fail;
+	*out = d;
+	return 0;
+fail:
+	uh_dev_close(d);
+	return ret;
+}
+
+static void destroy_leftovers(struct uh_dev *d);
+
+void uh_dev_close(struct uh_dev *d)
+{
+	if (!d)
+		return;
+	stop_thread(d);
+	pthread_mutex_lock(&d->lock);
+	if (d->emu) {
+		destroy_leftovers(d);
+		emu_dev_destroy(d->emu);
+		d->emu = NULL;
+	}
+	free_all_blocks(d);
+	if (d->net)
+		uh_net_flush(d->net);
+	pthread_mutex_unlock(&d->lock);
+	uh_net_close(d->net);
+	uh_pcap_close(d->pcap);
+	if (d->trace)
+		fclose(d->trace);
+	evq_fini(&d->async);
+	free(d->handles);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+const struct uh_config *uh_dev_config(const struct uh_dev *d)
+{
+	return &d->cfg;
+}
+
+struct emu_dev *uh_emu(struct uh_dev *d)
+{
+	return d->emu;
+}
+
+int uh_async_fd(const struct uh_dev *d)
+{
+	return d->async.fd;
+}
+
+bool uh_get_async_event(struct uh_dev *d, struct emu_async_event *ev)
+{
+	return evq_pop(&d->async, ev);
+}
+
+void uh_net_stats(struct uh_dev *d, struct uh_net_stats *out)
+{
+	pthread_mutex_lock(&d->lock);
+	uh_net_get_stats(d->net, out);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* ---- handles --------------------------------------------------------------------- */
+
+uint32_t uh_handle_add(struct uh_dev *d, enum uh_handle_kind kind, void *obj)
+{
+	struct handle_ent *e;
+	uint32_t idx;
+
+	if (!obj || kind < UH_H_AH || kind > UH_H_MR)
+		return 0;
+	if (!d->handle_free) {
+		uint32_t cap = d->nhandles ? d->nhandles * 2 : 64;
+		struct handle_ent *h;
+
+		if (cap > HANDLE_INDEX_MASK)
+			cap = HANDLE_INDEX_MASK;
+		if (cap <= d->nhandles)
+			return 0;
+		h = realloc(d->handles, cap * sizeof(*h));
+		if (!h)
+			return 0;
+		memset(h + d->nhandles, 0, (cap - d->nhandles) * sizeof(*h));
+		for (uint32_t i = cap; i > d->nhandles; i--) {
+			h[i - 1].next_free = d->handle_free;
+			d->handle_free = i;
+		}
+		d->handles = h;
+		d->nhandles = cap;
+	}
+	idx = d->handle_free - 1;
+	e = &d->handles[idx];
+	d->handle_free = e->next_free;
+	e->kind = kind;
+	e->obj = obj;
+	e->gen = (e->gen + 1) & HANDLE_GEN_MASK;
+	return (e->gen << HANDLE_INDEX_BITS) | (idx + 1);
+}
+
+static struct handle_ent *handle_lookup(struct uh_dev *d, uint32_t handle)
+{
+	uint32_t idx = handle & HANDLE_INDEX_MASK;
+	struct handle_ent *e;
+
+	if (!idx || idx > d->nhandles)
+		return NULL;
+	e = &d->handles[idx - 1];
+	if (!e->kind || e->gen != handle >> HANDLE_INDEX_BITS)
+		return NULL;
+	return e;
+}
+
+void uh_handle_del(struct uh_dev *d, uint32_t handle)
+{
+	struct handle_ent *e = handle_lookup(d, handle);
+
+	if (!e)
+		return;
+	e->kind = 0;
+	e->obj = NULL;
+	e->next_free = d->handle_free;
+	d->handle_free = (uint32_t)(e - d->handles) + 1;
+}
+
+void *uh_handle_get(struct uh_dev *d, enum uh_handle_kind kind, uint32_t handle)
+{
+	struct handle_ent *e = handle_lookup(d, handle);
+
+	return e && e->kind == (uint32_t)kind ? e->obj : NULL;
+}
+
+/* ---- memory regions -------------------------------------------------------------- */
+
+static size_t mr_bucket(const struct emu_mr *mr)
+{
+	return (size_t)(((uintptr_t)mr >> 4) * 0x9e3779b97f4a7c15ull >> 32) % MR_BUCKETS;
+}
+
+/*
+ * Is [addr, addr + len) mapped in this process, readable, and writable if the
+ * device may write it? The device would otherwise fault inside the process (a
+ * kernel pins the pages at registration and refuses what it cannot pin; this is
+ * the nearest a process can get). No /proc: no check.
+ */
+static bool range_mapped(uintptr_t addr, uint64_t len, bool write)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	uint64_t cur = addr, end = addr + len;
+	bool ok = false;
+
+	if (!f)
+		return true;
+	while (getline(&line, &cap, f) > 0) {
+		unsigned long long lo, hi;
+		char perms[8];
+
+		if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) != 3)
+			continue;
+		if (hi <= cur)
+			continue;
+		if (lo > cur || perms[0] != 'r' || (write && perms[1] != 'w'))
+			break;
+		cur = hi;
+		if (cur >= end) {
+			ok = true;
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return ok;
+}
+
+int uh_reg_mr(struct uh_dev *d, struct emu_pd *pd, void *addr, size_t len, uint64_t iova,
+	      uint32_t access, struct emu_mr **out)
+{
+	bool write = access & (EMU_ACCESS_LOCAL_WRITE | EMU_ACCESS_REMOTE_WRITE |
+			       EMU_ACCESS_REMOTE_ATOMIC);
+	struct mr_rec *mr;
+	size_t b;
+	int ret;
+
+	if (!pd || !out)
+		return -EINVAL;
+	if (len && (uintptr_t)addr + len < (uintptr_t)addr)
+		return -EINVAL;
+	if (len && !(access & EMU_ACCESS_ON_DEMAND) && !range_mapped((uintptr_t)addr, len, write))
+		return -EFAULT;
+	mr = calloc(1, sizeof(*mr));
+	if (!mr)
+		return -ENOMEM;
+	mr->addr = addr;
+	mr->len = len;
+	mr->iova0 = (access & EMU_ACCESS_ZERO_BASED) ? 0 : iova;
+	ret = emu_reg_mr(pd, iova, len, access, mr, &mr->emu);
+	if (ret) {
+		free(mr);
+		return ret;
+	}
+	b = mr_bucket(mr->emu);
+	mr->next = d->mr_hash[b];
+	d->mr_hash[b] = mr;
+	*out = mr->emu;
+	return 0;
+}
+
+int uh_dereg_mr(struct uh_dev *d, struct emu_mr *emr)
+{
+	struct mr_rec **pp, *mr;
+	int ret;
+
+	if (!emr)
+		return -EINVAL;
+	for (pp = &d->mr_hash[mr_bucket(emr)]; *pp && (*pp)->emu != emr; pp = &(*pp)->next)
+		;
+	mr = *pp;
+	if (!mr)
+		return -EINVAL;
+	ret = emu_dereg_mr(emr);
+	if (ret)
+		return ret;
+	*pp = mr->next;
+	free(mr);
+	return 0;
+}
+
+/* ---- completion channels and CQs ------------------------------------------------- */
+
+int uh_channel_create(struct uh_dev *d, struct uh_channel **out)
+{
+	struct uh_channel *ch;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->dev = d;
+	ret = evq_init(&ch->q, sizeof(struct chan_item));
+	if (ret) {
+		free(ch);
+		return ret;
+	}
+	*out = ch;
+	return 0;
+}
+
+int uh_channel_fd(const struct uh_channel *ch)
+{
+	return ch->q.fd;
+}
+
+int uh_channel_get(struct uh_channel *ch, void **cq_user)
+{
+	struct chan_item it;
+
+	for (;;) {
+		struct pollfd p = { .fd = ch->q.fd, .events = POLLIN };
+		int flags;
+
+		if (evq_pop(&ch->q, &it)) {
+			*cq_user = it.user;
+			return 0;
+		}
+		flags = fcntl(ch->q.fd, F_GETFL);
+		if (flags >= 0 && (flags & O_NONBLOCK))
+			return -EAGAIN;
+		/* Without a progress thread nothing else moves the device: the
+		 * waiter does, between short waits. */
+		if (ch->dev && !ch->dev->thread_running) {
+			uh_progress(ch->dev);
+			if (poll(&p, 1, 1) < 0 && errno != EINTR)
+				return -errno;
+			continue;
+		}
+		if (poll(&p, 1, -1) < 0)
+			return -errno;
+		/* Readable with nothing queued (the program read the descriptor
+		 * itself): reset it rather than spin. */
+		pthread_mutex_lock(&ch->q.lock);
+		if (!ch->q.count)
+			evq_drain_fd(&ch->q);
+		pthread_mutex_unlock(&ch->q.lock);
+	}
+}
+
+int uh_channel_destroy(struct uh_channel *ch)
+{
+	uint32_t users;
+
+	if (!ch)
+		return -EINVAL;
+	pthread_mutex_lock(&ch->q.lock);
+	users = ch->ncq;
+	pthread_mutex_unlock(&ch->q.lock);
+	if (users)
+		return -EBUSY;
+	evq_fini(&ch->q);
+	free(ch);
+	return 0;
+}
+
+static void channel_ref(struct uh_channel *ch, int delta)
+{
+	if (!ch)
+		return;
+	pthread_mutex_lock(&ch->q.lock);
+	ch->ncq += (uint32_t)delta;
+	pthread_mutex_unlock(&ch->q.lock);
+}
+
+int uh_create_cq(struct uh_dev *d, uint32_t cqe, uint32_t flags, struct uh_channel *ch,
+		 void *user, struct uh_cq **out)
+{
+	struct emu_dev_attr da;
+	struct cq_priv *cq;
+	uint32_t size;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	emu_dev_query(d->emu, &da);
+	if (cqe > da.max_cqe)
+		return -EINVAL;
+	size = pow2_at_least(cqe ? cqe : 1);
+	if (size > da.max_cqe)
+		return -EINVAL;
+	cq = calloc(1, sizeof(*cq));
+	if (!cq)
+		return -ENOMEM;
+	cq->dev = d;
+	cq->size = size;
+	cq->pub.ring = ring_alloc(size, CQE_STRIDE);
+	if (!cq->pub.ring) {
+		free(cq);
+		return -ENOMEM;
+	}
+	cq->entries = ring_entries(cq->pub.ring);
+	cq->pub.channel = ch;
+	cq->pub.user = user;
+	cq->pub.flags = d->cfg.abi_version >= 2 ? (flags & SOFTHCA_CQ_FLAG_ORDERED) : 0;
+	ret = emu_create_cq(d->emu, size, cq, &cq->pub.emu);
+	if (ret) {
+		free(cq->pub.ring);
+		free(cq);
+		return ret;
+	}
+	channel_ref(ch, 1);
+	cq->next = d->cqs;
+	if (d->cqs)
+		d->cqs->prev = cq;
+	d->cqs = cq;
+	*out = &cq->pub;
+	return 0;
+}
+
+int uh_destroy_cq(struct uh_dev *d, struct uh_cq *pub)
+{
+	struct cq_priv *cq = (struct cq_priv *)pub;
+	int ret;
+
+	if (!pub)
+		return -EINVAL;
+	ret = emu_destroy_cq(pub->emu);
+	if (ret)
+		return ret;
+	if (pub->channel) {
+		chan_forget_cq(pub->channel, cq);
+		channel_ref(pub->channel, -1);
+	}
+	if (cq->prev)
+		cq->prev->next = cq->next;
+	else
+		d->cqs = cq->next;
+	if (cq->next)
+		cq->next->prev = cq->prev;
+	free(pub->ring);
+	free(cq);
+	return 0;
+}
+
+int uh_cq_arm(struct uh_dev *d, struct uh_cq *pub, bool solicited_only)
+{
+	struct cq_priv *cq = (struct cq_priv *)pub;
+
+	(void)d;
+	if (!pub)
+		return -EINVAL;
+	/* "Next completion" is the wider request and wins over "next solicited". */
+	if (!solicited_only)
+		cq->solicited_only = false;
+	else if (!cq->armed)
+		cq->solicited_only = true;
+	cq->armed = true;
+	return 0;
+}
+
+static struct cq_priv *find_cq(struct uh_dev *d, const struct emu_cq *emu)
+{
+	for (struct cq_priv *cq = d->cqs; cq; cq = cq->next)
+		if (cq->pub.emu == emu)
+			return cq;
+	return NULL;
+}
+
+/* ---- QPs and SRQs ---------------------------------------------------------------- */
+
+static void qp_to_error(struct qp_priv *qp)
+{
+	struct emu_qp_attr a;
+
+	if (emu_qp_state(qp->pub.emu) == EMU_QPS_ERR)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.qp_state = EMU_QPS_ERR;
+	(void)emu_modify_qp(qp->pub.emu, &a, EMU_QP_STATE);
+}
+
+int uh_create_qp(struct uh_dev *d, struct emu_pd *pd, struct emu_qp_init_attr *attr,
+		 void *user, struct uh_qp **out)
+{
+	struct emu_qp_init_attr a;
+	struct qp_priv *qp;
+	uint32_t room;
+	int ret;
+
+	if (!pd || !attr || !out)
+		return -EINVAL;
+	qp = calloc(1, sizeof(*qp));
+	if (!qp)
+		return -ENOMEM;
+	a = *attr;
+	a.cap.max_send_wr = pow2_at_least(a.cap.max_send_wr ? a.cap.max_send_wr : 1);
+	if (!a.srq)
+		a.cap.max_recv_wr = pow2_at_least(a.cap.max_recv_wr ? a.cap.max_recv_wr : 1);
+	ret = emu_create_qp(pd, &a, qp, &qp->pub.emu);
+	if (ret) {
+		free(qp);
+		return ret;
+	}
+	qp->dev = d;
+	qp->type = a.qp_type;
+	qp->max_send_sge = a.cap.max_send_sge;
+	qp->max_inline = a.cap.max_inline_data;
+	qp->max_recv_sge = a.cap.max_recv_sge;
+	qp->scq = find_cq(d, a.send_cq);
+	qp->rcq = find_cq(d, a.recv_cq);
+	for (struct srq_priv *s = d->srqs; s && a.srq; s = s->next)
+		if (s->pub.emu == a.srq)
+			qp->srq = s;
+	room = qp->max_send_sge * (uint32_t)sizeof(struct softhca_sge);
+	if (qp->max_inline > room)
+		room = qp->max_inline;
+	qp->sq_size = pow2_at_least(a.cap.max_send_wr);
+	qp->sq_stride = round_up((uint32_t)sizeof(struct softhca_send_wqe) + room, 64);
+	qp->pub.sq = ring_alloc(qp->sq_size, qp->sq_stride);
+	if (!a.srq) {
+		qp->rq_size = pow2_at_least(a.cap.max_recv_wr);
+		qp->rq_stride = round_up((uint32_t)sizeof(struct softhca_recv_wqe) +
+					 qp->max_recv_sge * (uint32_t)sizeof(struct softhca_sge), 16);
+		qp->pub.rq = ring_alloc(qp->rq_size, qp->rq_stride);
+	}
+	if (!qp->scq || !qp->rcq || !qp->pub.sq || (!a.srq && !qp->pub.rq)) {
+		ret = qp->scq && qp->rcq ? -ENOMEM : -EINVAL;
+		(void)emu_destroy_qp(qp->pub.emu);
+		free(qp->pub.sq);
+		free(qp->pub.rq);
+		free(qp);
+		return ret;
+	}
+	qp->sq_entries = ring_entries(qp->pub.sq);
+	if (qp->pub.rq)
+		qp->rq_entries = ring_entries(qp->pub.rq);
+	qp->pub.user = user;
+	attr->cap = a.cap;
+	qp->next = d->qps;
+	if (d->qps)
+		d->qps->prev = qp;
+	d->qps = qp;
+	*out = &qp->pub;
+	return 0;
+}
+
+int uh_destroy_qp(struct uh_dev *d, struct uh_qp *pub)
+{
+	struct qp_priv *qp = (struct qp_priv *)pub;
+	int ret;
+
+	if (!pub)
+		return -EINVAL;
+	ret = emu_destroy_qp(pub->emu);
+	if (ret)
+		return ret;
+	if (qp->prev)
+		qp->prev->next = qp->next;
+	else
+		d->qps = qp->next;
+	if (qp->next)
+		qp->next->prev = qp->prev;
+	free(pub->sq);
+	free(pub->rq);
+	free(qp);
+	return 0;
+}
+
+int uh_create_srq(struct uh_dev *d, struct emu_pd *pd, struct emu_srq_attr *attr, void *user,
+		  struct uh_srq **out)
+{
+	struct emu_srq_attr a;
+	struct srq_priv *srq;
+	int ret;
+
+	if (!pd || !attr || !out)
+		return -EINVAL;
+	srq = calloc(1, sizeof(*srq));
+	if (!srq)
+		return -ENOMEM;
+	a = *attr;
+	a.max_wr = pow2_at_least(a.max_wr ? a.max_wr : 1);
+	ret = emu_create_srq(pd, &a, srq, &srq->pub.emu);
+	if (ret) {
+		free(srq);
+		return ret;
+	}
+	srq->dev = d;
+	srq->size = a.max_wr;
+	srq->max_sge = a.max_sge;
+	srq->stride = round_up((uint32_t)sizeof(struct softhca_recv_wqe) +
+			       a.max_sge * (uint32_t)sizeof(struct softhca_sge), 16);
+	srq->pub.rq = ring_alloc(srq->size, srq->stride);
+	if (!srq->pub.rq) {
+		(void)emu_destroy_srq(srq->pub.emu);
+		free(srq);
+		return -ENOMEM;
+	}
+	srq->entries = ring_entries(srq->pub.rq);
+	srq->pub.user = user;
+	attr->max_wr = a.max_wr;
+	srq->next = d->srqs;
+	if (d->srqs)
+		d->srqs->prev = srq;
+	d->srqs = srq;
+	*out = &srq->pub;
+	return 0;
+}
+
+int uh_destroy_srq(struct uh_dev *d, struct uh_srq *pub)
+{
+	struct srq_priv *srq = (struct srq_priv *)pub;
+	int ret;
+
+	if (!pub)
+		return -EINVAL;
+	ret = emu_destroy_srq(pub->emu);
+	if (ret)
+		return ret;
+	if (srq->prev)
+		srq->prev->next = srq->next;
+	else
+		d->srqs = srq->next;
+	if (srq->next)
+		srq->next->prev = srq->prev;
+	free(pub->rq);
+	free(srq);
+	return 0;
+}
+
+static void destroy_leftovers(struct uh_dev *d)
+{
+	while (d->qps && !uh_destroy_qp(d, &d->qps->pub))
+		;
+	while (d->srqs && !uh_destroy_srq(d, &d->srqs->pub))
+		;
+	for (size_t b = 0; b < MR_BUCKETS; b++) {
+		while (d->mr_hash[b]) {
+			struct mr_rec *mr = d->mr_hash[b];
+
+			/* A window still bound keeps the MR in the engine; the engine's
+			 * memory goes with the device anyway. */
+			(void)emu_dereg_mr(mr->emu);
+			d->mr_hash[b] = mr->next;
+			free(mr);
+		}
+	}
+	while (d->cqs) {
+		struct cq_priv *cq = d->cqs;
+
+		(void)emu_destroy_cq(cq->pub.emu);
+		if (cq->pub.channel) {
+			chan_forget_cq(cq->pub.channel, cq);
+			channel_ref(cq->pub.channel, -1);
+		}
+		d->cqs = cq->next;
+		free(cq->pub.ring);
+		free(cq);
+	}
+}
+
+/* ---- consuming the rings --------------------------------------------------------- */
+
+enum post_result { POST_DONE, POST_LATER };
+
+static uint32_t wc_opcode_of(uint32_t wr_opcode)
+{
+	switch (wr_opcode) {
+	case EMU_WR_RDMA_WRITE:
+	case EMU_WR_RDMA_WRITE_WITH_IMM:
+		return EMU_WC_RDMA_WRITE;
+	case EMU_WR_RDMA_READ:
+		return EMU_WC_RDMA_READ;
+	case EMU_WR_ATOMIC_CMP_AND_SWP:
+		return EMU_WC_COMP_SWAP;
+	case EMU_WR_ATOMIC_FETCH_AND_ADD:
+		return EMU_WC_FETCH_ADD;
+	case EMU_WR_BIND_MW:
+		return EMU_WC_BIND_MW;
+	case EMU_WR_LOCAL_INV:
+		return EMU_WC_LOCAL_INV;
+	default:
+		return EMU_WC_SEND;
+	}
+}
+
+/* The QP goes to error first, so the WRs posted before this one are flushed
+ * ahead of its completion: send queue completions stay in posting order. */
+static void fail_wqe(struct uh_dev *d, struct qp_priv *qp, struct cq_priv *cq, uint64_t wr_id,
+		     uint32_t opcode, uint32_t why)
+{
+	struct emu_wc wc;
+
+	qp_to_error(qp);
+	memset(&wc, 0, sizeof(wc));
+	wc.wr_id = wr_id;
+	wc.status = EMU_WC_LOC_QP_OP_ERR;
+	wc.opcode = opcode;
+	wc.vendor_err = why;
+	wc.qp_num = emu_qp_num(qp->pub.emu);
+	wc.qp_cookie = qp;
+	host_complete(d, cq, &wc);
+}
+
+static bool carries_payload(uint32_t op)
+{
+	return op == EMU_WR_SEND || op == EMU_WR_SEND_WITH_IMM || op == EMU_WR_SEND_WITH_INV ||
+	       op == EMU_WR_RDMA_WRITE || op == EMU_WR_RDMA_WRITE_WITH_IMM;
+}
+
+static uint32_t convert_payload(const struct qp_priv *qp, const struct softhca_send_wqe *w,
+				const uint8_t *slot, struct emu_send_wr *wr)
+{
+	uint32_t room = qp->sq_stride - (uint32_t)sizeof(*w);
+
+	if ((wr->send_flags & EMU_SEND_INLINE) && carries_payload(w->opcode)) {
+		if (w->inline_len > qp->max_inline || w->inline_len > room)
+			return UH_VERR_INLINE;
+		wr->inline_data = slot + sizeof(*w);
+		wr->inline_len = w->inline_len;
+		return 0;
+	}
+	wr->send_flags &= ~(uint32_t)EMU_SEND_INLINE;
+	if (w->num_sge > qp->max_send_sge ||
+	    (uint64_t)w->num_sge * sizeof(struct softhca_sge) > room)
+		return UH_VERR_SGE;
+	wr->num_sge = w->num_sge;
+	wr->sg_list = (const struct emu_sge *)(const void *)(slot + sizeof(*w));
+	return 0;
+}
+
+static uint32_t convert_union(struct uh_dev *d, const struct qp_priv *qp,
+			      const struct softhca_send_wqe *w, struct emu_send_wr *wr)
+{
+	switch (w->opcode) {
+	case EMU_WR_RDMA_WRITE:
+	case EMU_WR_RDMA_WRITE_WITH_IMM:
+	case EMU_WR_RDMA_READ:
+		wr->wr.rdma.remote_addr = w->wr.rdma.remote_addr;
+		wr->wr.rdma.rkey = w->wr.rdma.rkey;
+		break;
+	case EMU_WR_ATOMIC_CMP_AND_SWP:
+	case EMU_WR_ATOMIC_FETCH_AND_ADD:
+		wr->wr.atomic.remote_addr = w->wr.atomic.remote_addr;
+		wr->wr.atomic.compare_add = w->wr.atomic.compare_add;
+		wr->wr.atomic.swap = w->wr.atomic.swap;
+		wr->wr.atomic.rkey = w->wr.atomic.rkey;
+		break;
+	case EMU_WR_BIND_MW:
+		wr->wr.bind.mw = uh_handle_get(d, UH_H_MW, w->wr.bind.mw_handle);
+		wr->wr.bind.info.mr = uh_handle_get(d, UH_H_MR, w->wr.bind.mr_handle);
+		if (!wr->wr.bind.mw || !wr->wr.bind.info.mr)
+			return UH_VERR_HANDLE;
+		wr->wr.bind.rkey = w->wr.bind.rkey;
+		wr->wr.bind.info.addr = w->wr.bind.addr;
+		wr->wr.bind.info.length = w->wr.bind.length;
+		wr->wr.bind.info.access = w->wr.bind.access;
+		break;
+	default:
+		break;
+	}
+	if (qp->type == EMU_QPT_UD) {
+		wr->wr.ud.ah = uh_handle_get(d, UH_H_AH, w->wr.ud.ah_handle);
+		if (!wr->wr.ud.ah)
+			return UH_VERR_HANDLE;
+		wr->wr.ud.remote_qpn = w->wr.ud.remote_qpn;
+		wr->wr.ud.remote_qkey = w->wr.ud.remote_qkey;
+	}
+	return 0;
+}
+
+/* The WQE in slot (already copied to w) as the engine's work request; 0 or why not. */
+static uint32_t convert_send(struct uh_dev *d, const struct qp_priv *qp,
+			     const struct softhca_send_wqe *w, const uint8_t *slot,
+			     struct emu_send_wr *wr)
+{
+	uint32_t why;
+
+	memset(wr, 0, sizeof(*wr));
+	if (w->opcode > EMU_WR_SEND_WITH_INV)
+		return UH_VERR_OPCODE;
+	wr->wr_id = w->wr_id;
+	wr->opcode = w->opcode;
+	wr->send_flags = w->send_flags & (EMU_SEND_FENCE | EMU_SEND_SIGNALED |
+					  EMU_SEND_SOLICITED | EMU_SEND_INLINE);
+	why = convert_payload(qp, w, slot, wr);
+	if (why)
+		return why;
+	if (w->opcode == EMU_WR_RDMA_WRITE_WITH_IMM || w->opcode == EMU_WR_SEND_WITH_IMM)
+		wr->imm_data = ntohl(w->imm_data);
+	wr->invalidate_rkey = w->invalidate_rkey;
+	return convert_union(d, qp, w, wr);
+}
+
+static bool state_before_rts(uint32_t st)
+{
+	return st == EMU_QPS_RESET || st == EMU_QPS_INIT || st == EMU_QPS_RTR;
+}
+
+static enum post_result sq_post_one(struct uh_dev *d, struct qp_priv *qp, uint32_t idx)
+{
+	const uint8_t *slot = qp->sq_entries + (size_t)(idx & (qp->sq_size - 1)) * qp->sq_stride;
+	struct softhca_send_wqe w;
+	struct emu_send_wr wr;
+	uint32_t why;
+	int ret;
+
+	if (state_before_rts(emu_qp_state(qp->pub.emu)))
+		return POST_LATER;
+	memcpy(&w, slot, sizeof(w));
+	why = convert_send(d, qp, &w, slot, &wr);
+	if (!why) {
+		ret = emu_post_send(qp->pub.emu, &wr);
+		if (ret == -EMU_ENOMEM)
+			return POST_LATER;
+		if (ret)
+			why = UH_VERR_ENGINE;
+	}
+	if (why)
+		fail_wqe(d, qp, qp->scq, w.wr_id, wc_opcode_of(w.opcode), why);
+	return POST_DONE;
+}
+
+static bool ring_overrun(struct softhca_ring_hdr *h, uint32_t prod, uint32_t cons, uint32_t size)
+{
+	if (prod - cons <= size)
+		return false;
+	ring_mark_broken(h);
+	return true;
+}
+
+static void sq_consume(struct uh_dev *d, struct qp_priv *qp)
+{
+	struct softhca_ring_hdr *h = qp->pub.sq;
+	uint32_t cons = qp->sq_cons, prod;
+
+	qp->sq_pending = false;
+	if (qp->sq_broken)
+		return;
+	prod = __atomic_load_n(&h->prod, __ATOMIC_ACQUIRE);
+	if (ring_overrun(h, prod, cons, qp->sq_size)) {
+		qp->sq_broken = true;
+		qp_to_error(qp);
+		return;
+	}
+	while (cons != prod) {
+		if (sq_post_one(d, qp, cons) == POST_LATER) {
+			qp->sq_pending = true;
+			d->any_pending = true;
+			break;
+		}
+		cons++;
+	}
+	if (cons != qp->sq_cons) {
+		qp->sq_cons = cons;
+		__atomic_store_n(&h->cons, cons, __ATOMIC_RELEASE);
+	}
+}
+
+static uint32_t convert_recv(const struct softhca_recv_wqe *w, const uint8_t *slot,
+			     uint32_t max_sge, uint32_t stride, struct emu_recv_wr *wr)
+{
+	if (w->num_sge > max_sge ||
+	    (uint64_t)w->num_sge * sizeof(struct softhca_sge) > stride - sizeof(*w))
+		return UH_VERR_SGE;
+	wr->wr_id = w->wr_id;
+	wr->num_sge = w->num_sge;
+	wr->sg_list = (const struct emu_sge *)(const void *)(slot + sizeof(*w));
+	return 0;
+}
+
+static enum post_result rq_post_one(struct uh_dev *d, struct qp_priv *qp, uint32_t idx)
+{
+	const uint8_t *slot = qp->rq_entries + (size_t)(idx & (qp->rq_size - 1)) * qp->rq_stride;
+	struct softhca_recv_wqe w;
+	struct emu_recv_wr wr;
+	uint32_t why;
+	int ret;
+
+	if (emu_qp_state(qp->pub.emu) == EMU_QPS_RESET)
+		return POST_LATER;
+	memcpy(&w, slot, sizeof(w));
+	why = convert_recv(&w, slot, qp->max_recv_sge, qp->rq_stride, &wr);
+	if (!why) {
+		ret = emu_post_recv(qp->pub.emu, &wr);
+		if (ret == -EMU_ENOMEM)
+			return POST_LATER;
+		if (ret)
+			why = UH_VERR_ENGINE;
+	}
+	if (why)
+		fail_wqe(d, qp, qp->rcq, w.wr_id, EMU_WC_RECV, why);
+	return POST_DONE;
+}
+
+static void rq_consume(struct uh_dev *d, struct qp_priv *qp)
+{
+	struct softhca_ring_hdr *h = qp->pub.rq;
+	uint32_t cons = qp->rq_cons, prod;
+
+	qp->rq_pending = false;
+	if (!h || qp->rq_broken)
+		return;
+	prod = __atomic_load_n(&h->prod, __ATOMIC_ACQUIRE);
+	if (ring_overrun(h, prod, cons, qp->rq_size)) {
+		qp->rq_broken = true;
+		qp_to_error(qp);
+		return;
+	}
+	while (cons != prod) {
+		if (rq_post_one(d, qp, cons) == POST_LATER) {
+			qp->rq_pending = true;
+			d->any_pending = true;
+			break;
+		}
+		cons++;
+	}
+	qp->rq_cons = cons;     /* published as receives complete: recv_slot_done */
+}
+
+/* An SRQ has no CQ of its own: a WQE it cannot take breaks the ring, and the
+ * program hears of it as an SRQ error event. */
+static void srq_fail(struct uh_dev *d, struct srq_priv *srq)
+{
+	struct emu_async_event ev = { EMU_EVENT_SRQ_ERR, 1, srq, 0 };
+
+	srq->broken = true;
+	ring_mark_broken(srq->pub.rq);
+	host_async_event(d, &ev);
+}
+
+static void srq_consume(struct uh_dev *d, struct srq_priv *srq)
+{
+	struct softhca_ring_hdr *h = srq->pub.rq;
+	uint32_t cons = srq->cons, prod;
+
+	srq->pending = false;
+	if (srq->broken)
+		return;
+	prod = __atomic_load_n(&h->prod, __ATOMIC_ACQUIRE);
+	if (prod - cons > srq->size) {
+		srq_fail(d, srq);
+		return;
+	}
+	while (cons != prod) {
+		const uint8_t *slot = srq->entries + (size_t)(cons & (srq->size - 1)) * srq->stride;
+		struct softhca_recv_wqe w;
+		struct emu_recv_wr wr;
+		int ret;
+
+		memcpy(&w, slot, sizeof(w));
+		if (convert_recv(&w, slot, srq->max_sge, srq->stride, &wr)) {
+			srq_fail(d, srq);
+			break;
+		}
+		ret = emu_post_srq_recv(srq->pub.emu, &wr);
+		if (ret == -EMU_ENOMEM) {
+			srq->pending = true;
+			d->any_pending = true;
+			break;
+		}
+		if (ret) {
+			srq_fail(d, srq);
+			break;
+		}
+		cons++;
+	}
+	srq->cons = cons;       /* published as receives complete: recv_slot_done */
+}
+
+void uh_qp_doorbell_sq(struct uh_dev *d, struct uh_qp *qp)
+{
+	if (qp)
+		sq_consume(d, (struct qp_priv *)qp);
+}
+
+void uh_qp_doorbell_rq(struct uh_dev *d, struct uh_qp *qp)
+{
+	if (qp)
+		rq_consume(d, (struct qp_priv *)qp);
+}
+
+void uh_srq_doorbell(struct uh_dev *d, struct uh_srq *srq)
+{
+	if (srq)
+		srq_consume(d, (struct srq_priv *)srq);
+}
