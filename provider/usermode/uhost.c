@@ -729,10 +729,14 @@ void uh_progress(struct uh_dev *d)
 }
 
 /*
- * While the program polls (uh_progress keeps being called) it receives inline,
- * and the thread stands back: it only runs the timers and looks again every
- * POLLER_CHECK_NS, instead of waking for every datagram and fighting the poller
- * for the lock and the CPU. With nobody polling it waits for datagrams.
+ * The thread always wakes for datagrams: a program may wait by spinning on
+ * memory (ib_write_lat polls the last byte of an RDMA WRITE) and make no verbs
+ * call at all between its polls of the CQ, so only the thread can take the
+ * peer's WRITE off the socket. While the program polls the CQ (uh_progress keeps
+ * being called) the thread also looks again every POLLER_CHECK_NS for timers.
+ * Measured (ib_write_lat 8 B, two processes on loopback): typical 535 us when
+ * the thread stood back from the socket while the program polled, 21 us now;
+ * ib_write_bw 64 KiB went from 0.91 to 1.1 GB/s.
  */
 static void *progress_main(void *arg)
 {
@@ -754,7 +758,7 @@ static void *progress_main(void *arg)
 		 * store and kicks; one that finished before it is seen here. */
 		next = atomic_load(&d->next_deadline);
 		if (next >= until && !atomic_load(&d->stop) && until > now)
-			uh_net_wait(d->net, (int64_t)(until - now), !polled);
+			uh_net_wait(d->net, (int64_t)(until - now), true);
 		atomic_store(&d->wait_deadline, 0);
 		pthread_mutex_lock(&d->lock);
 		progress_locked(d);
