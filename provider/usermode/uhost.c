@@ -374,6 +374,30 @@ static void chan_forget_cq(struct uh_channel *ch, const void *cq)
 	pthread_mutex_unlock(&q->lock);
 }
 
+/* Drop the queued async events naming one object (it is being destroyed): the
+ * program must never be handed a pointer to freed memory. */
+static void async_forget(struct evq *q, const void *user)
+{
+	size_t kept = 0;
+
+	if (!user)
+		return;
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < q->count; i++) {
+		struct emu_async_event ev;
+
+		memcpy(&ev, q->items + ((q->head + i) % q->cap) * q->isize, sizeof(ev));
+		if (ev.cookie == user)
+			continue;
+		memcpy(q->items + ((q->head + kept) % q->cap) * q->isize, &ev, sizeof(ev));
+		kept++;
+	}
+	q->count = kept;
+	if (!q->count && q->signaled)
+		evq_drain_fd(q);
+	pthread_mutex_unlock(&q->lock);
+}
+
 /* ---- engine memory --------------------------------------------------------------- */
 
 static void *host_alloc(void *host, size_t size)
@@ -1440,6 +1464,7 @@ int uh_destroy_cq(struct uh_dev *d, struct uh_cq *pub)
 	ret = emu_destroy_cq(pub->emu);
 	if (ret)
 		return ret;
+	async_forget(&d->async, pub->user);
 	if (pub->channel) {
 		chan_forget_cq(pub->channel, cq);
 		channel_ref(pub->channel, -1);
@@ -1567,6 +1592,7 @@ int uh_destroy_qp(struct uh_dev *d, struct uh_qp *pub)
 	ret = emu_destroy_qp(pub->emu);
 	if (ret)
 		return ret;
+	async_forget(&d->async, pub->user);
 	if (qp->prev)
 		qp->prev->next = qp->next;
 	else
@@ -1630,6 +1656,7 @@ int uh_destroy_srq(struct uh_dev *d, struct uh_srq *pub)
 	ret = emu_destroy_srq(pub->emu);
 	if (ret)
 		return ret;
+	async_forget(&d->async, pub->user);
 	if (srq->prev)
 		srq->prev->next = srq->next;
 	else
