@@ -285,6 +285,30 @@ void emu_count_drop(struct emu_dev *dev, struct emu_qp *qp, enum emu_drop_reason
 	emu_trace(dev, EMU_TR_DROP, opcode, qp ? qp->qpn : 0, psn, 0, why, 0);
 }
 
+const char *emu_trace_kind_name(uint32_t kind)
+{
+	static const char *const names[] = {
+		[EMU_TR_TX] = "tx",
+		[EMU_TR_RX] = "rx",
+		[EMU_TR_DROP] = "drop",
+		[EMU_TR_RETRANSMIT] = "retransmit",
+		[EMU_TR_NAK] = "nak",
+		[EMU_TR_RNR] = "rnr",
+		[EMU_TR_DMA_WRITE] = "dma-write",
+		[EMU_TR_CQE] = "cqe",
+		[EMU_TR_STATE] = "state",
+		[EMU_TR_STALL] = "stall",
+		[EMU_TR_RESUME] = "resume",
+		[EMU_TR_EVENT] = "event",
+		[EMU_TR_TIMEOUT] = "timeout",
+		[EMU_TR_DMA_HOLD] = "dma-hold",
+		[EMU_TR_DMA_CQE_FIRST] = "dma-cqe-first",
+		[EMU_TR_DMA_DEFERRAL] = "dma-deferral",
+	};
+
+	return kind < EMU_ARRAY_SIZE(names) ? names[kind] : NULL;
+}
+
 const char *emu_drop_reason_name(enum emu_drop_reason r)
 {
 	static const char *const names[EMU_DROP_REASONS] = {

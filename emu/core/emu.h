@@ -260,6 +260,8 @@ struct emu_counters {
 void emu_dev_counters(const struct emu_dev *dev, struct emu_counters *out);
 void emu_qp_counters(const struct emu_qp *qp, struct emu_counters *out);
 const char *emu_drop_reason_name(enum emu_drop_reason r);
+/* Short name of a trace record kind ("tx", "dma-hold"...), NULL if unknown. */
+const char *emu_trace_kind_name(uint32_t kind);
 
 /* ---- protection domains, memory regions, memory windows --------------------- */
 

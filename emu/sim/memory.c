@@ -434,22 +434,6 @@ static void host_async_event(void *host, const struct emu_async_event *ev)
 	d->ev_count++;
 }
 
-static const char *const trace_kind_names[] = {
-	[EMU_TR_TX] = "tx",
-	[EMU_TR_RX] = "rx",
-	[EMU_TR_DROP] = "drop",
-	[EMU_TR_RETRANSMIT] = "retransmit",
-	[EMU_TR_NAK] = "nak",
-	[EMU_TR_RNR] = "rnr",
-	[EMU_TR_DMA_WRITE] = "dma-write",
-	[EMU_TR_CQE] = "cqe",
-	[EMU_TR_STATE] = "state",
-	[EMU_TR_STALL] = "stall",
-	[EMU_TR_RESUME] = "resume",
-	[EMU_TR_EVENT] = "event",
-	[EMU_TR_TIMEOUT] = "timeout",
-};
-
 /*
  * The text of
  *   "dev%u %s qpn=%u psn=%u op=0x%02x wr=%" PRIu64 " a=%" PRIu64 " b=%" PRIu64 "%s"
@@ -466,9 +450,8 @@ static void host_trace(void *host, const struct emu_trace_rec *rec)
 	sim_line_str(&l, "dev");
 	sim_line_u64(&l, rec->dev_id);
 	sim_line_str(&l, " ");
-	if (rec->kind < sizeof(trace_kind_names) / sizeof(trace_kind_names[0]) &&
-	    trace_kind_names[rec->kind]) {
-		sim_line_str(&l, trace_kind_names[rec->kind]);
+	if (emu_trace_kind_name(rec->kind)) {
+		sim_line_str(&l, emu_trace_kind_name(rec->kind));
 	} else {
 		sim_line_str(&l, "kind");
 		sim_line_u64(&l, rec->kind);
