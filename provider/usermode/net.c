@@ -670,9 +670,41 @@ static size_t uring_rx(struct uh_net *n, uh_net_rx_fn fn, void *arg, size_t max)
  * system call, which tools that serialise threads (valgrind) let others run
  * through.
  */
+/*
+ * Cancel the multishot receive and wait (briefly) for its last completion: a
+ * request in flight holds the socket, and a ring torn down with it still pending
+ * releases the socket only later, from a kernel worker - the port would stay
+ * taken for a moment after the process is gone, and the next program bound to
+ * the same address would fail with EADDRINUSE.
+ */
+static void uring_cancel_rx(struct uh_net *n)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&n->rxr);
+
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, TAG_RX, 0);
+	io_uring_sqe_set_data64(sqe, 0);
+	if (io_uring_submit(&n->rxr) < 0)
+		return;
+	for (int i = 0; i < 64; i++) {
+		struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = 5000000 };
+		struct io_uring_cqe *cqe;
+		bool last;
+
+		if (io_uring_wait_cqe_timeout(&n->rxr, &cqe, &ts))
+			return;
+		last = cqe->user_data == TAG_RX && !(cqe->flags & IORING_CQE_F_MORE);
+		io_uring_cqe_seen(&n->rxr, cqe);
+		if (last)
+			return;
+	}
+}
+
 static void uring_teardown(struct uh_net *n)
 {
 	if (n->rxr_up) {
+		uring_cancel_rx(n);
 		if (n->br)
 			io_uring_unregister_buf_ring(&n->rxr, RX_BGID);
 		io_uring_queue_exit(&n->rxr);
