@@ -84,7 +84,7 @@ static const struct run_opt run_opts[OPT_COUNT] = {
 		       "write every RoCEv2 packet the device sends or\n"
 		       "receives to this pcap file (created or truncated)" },
 	[OPT_ORDER] = { "order", "SOFTHCA_ORDER", "POLICY", NULL,
-			"DMA ordering policy; only \"strict\" is supported yet" },
+			"DMA ordering: strict, cqe-first, relaxed or mix" },
 	[OPT_TRACE] = { "trace", "SOFTHCA_TRACE", "FILE", NULL,
 			"append the engine's trace to this file" },
 	[OPT_NO_PROGRESS_THREAD] = { "no-progress-thread", "SOFTHCA_PROGRESS_THREAD", NULL, "0",
@@ -275,18 +275,14 @@ static bool check_abi(const struct run_value *rv)
 
 static bool check_order(const struct run_value *rv)
 {
-	if (strcmp(rv->value, "strict") == 0)
-		return true;
-	/* the engine's other policies (enum emu_dma_policy), not wired to user mode yet */
-	static const char *const later[] = { "hold", "cqe-first", "relaxed", "mix" };
+	/* The engine's policies (enum emu_dma_policy) a user-mode device runs. */
+	static const char *const names[] = { "strict", "cqe-first", "relaxed", "mix" };
 
-	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
-		if (strcmp(rv->value, later[i]) == 0) {
-			value_err(rv, "ordering policy not supported yet (only strict is)");
-			return false;
-		}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(rv->value, names[i]) == 0)
+			return true;
 	}
-	value_err(rv, "unknown ordering policy (only strict is supported yet)");
+	value_err(rv, "unknown ordering policy (strict, cqe-first, relaxed or mix)");
 	return false;
 }
 

@@ -24,6 +24,8 @@
 
 #include "emu/sim/sim.h"
 #include "run.h"
+#include "explore.h"
+#include "timeline.h"
 
 #define EXIT_USAGE 2
 
@@ -45,6 +47,10 @@ static const struct command commands[] = {
 	  cmd_demo },
 	{ "run", "run a verbs program on a user-mode softhca device (no kernel module)",
 	  softhca_run_main },
+	{ "explore", "run a program across seeds and report the first failing one",
+	  softhca_explore_main },
+	{ "timeline", "draw a trace as an SVG/HTML timeline per (device, QP)",
+	  softhca_timeline_main },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

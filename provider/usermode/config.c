@@ -140,6 +140,7 @@ static void set_defaults(struct uh_config *cfg)
 	cfg->port = DEFAULT_PORT;
 	cfg->mtu = DEFAULT_MTU;
 	cfg->abi_version = DEFAULT_ABI;
+	cfg->order = EMU_DMA_STRICT;
 }
 
 static int read_identity(struct uh_config *cfg, char *err, size_t errlen)
@@ -201,6 +202,31 @@ static int read_numbers(struct uh_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	enum emu_dma_policy policy;
+} orders[] = {
+	{ "strict", EMU_DMA_STRICT },
+	{ "cqe-first", EMU_DMA_CQE_FIRST },
+	{ "relaxed", EMU_DMA_RELAXED },
+	{ "mix", EMU_DMA_MIX },
+};
+
+static int read_order(struct uh_config *cfg, char *err, size_t errlen)
+{
+	const char *v = env("SOFTHCA_ORDER");
+
+	if (!v)
+		return 0;
+	for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
+		if (!strcmp(v, orders[i].name)) {
+			cfg->order = orders[i].policy;
+			return 0;
+		}
+	}
+	return fail(err, errlen, "SOFTHCA_ORDER=%s: not strict, cqe-first, relaxed or mix", v);
+}
+
 static int read_switches(struct uh_config *cfg, char *err, size_t errlen)
 {
 	const char *v;
@@ -227,7 +253,7 @@ int uh_config_from_env(struct uh_config *cfg, char *err, size_t errlen)
 	if (err && errlen)
 		err[0] = '\0';
 	if (read_identity(cfg, err, errlen) || read_numbers(cfg, err, errlen) ||
-	    read_switches(cfg, err, errlen))
+	    read_order(cfg, err, errlen) || read_switches(cfg, err, errlen))
 		return -1;
 	return 0;
 }

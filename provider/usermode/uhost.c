@@ -128,6 +128,9 @@ struct cq_priv {
 	uint8_t *entries;
 	uint32_t size;            /* ring entries (own copy) */
 	uint32_t prod;
+	/* CQEs up to here were posted while the DMA layer held data: maybe before
+	 * their data (CQE_FIRST). Their data must not land until they are polled. */
+	uint32_t early_upto;
 	bool armed, solicited_only;
 	struct cq_priv *prev, *next;
 };
@@ -203,6 +206,9 @@ struct uh_dev {
 	atomic_uint_fast64_t next_deadline;  /* of the engine, after the last unlock */
 	atomic_uint_fast64_t wait_deadline;  /* when the sleeping thread wakes; 0 = awake */
 	atomic_uint_fast64_t inline_calls;   /* uh_progress calls: is someone polling? */
+	/* Sticky: the DMA layer may hold data, so verbs calls are deferral points
+	 * (false keeps the lock off the poll fast path under STRICT). */
+	atomic_bool dma_watch;
 };
 
 /* ---- small helpers --------------------------------------------------------------- */
@@ -554,9 +560,16 @@ static void recv_slot_done(const struct emu_wc *wc)
 
 static int host_cq_post(void *host, void *cq_cookie, const struct emu_wc *wc, bool solicited)
 {
-	int ret = cq_write(cq_cookie, wc, solicited);
+	struct uh_dev *d = host;
+	struct cq_priv *cq = cq_cookie;
+	int ret = cq_write(cq, wc, solicited);
 
-	(void)host;
+	/* Set here, inside the lock holder's section, so that the program's very
+	 * next verbs call after polling this CQE sees it. */
+	if (!ret && emu_dev_dma_held(d->emu)) {
+		cq->early_upto = cq->prod;
+		atomic_store(&d->dma_watch, true);
+	}
 	recv_slot_done(wc);
 	return ret;
 }
@@ -734,8 +747,39 @@ void uh_lock(struct uh_dev *d)
 
 void uh_unlock(struct uh_dev *d)
 {
+	if (d->emu && emu_dev_dma_held(d->emu))
+		atomic_store(&d->dma_watch, true);
 	finish_locked(d);
 	pthread_mutex_unlock(&d->lock);
+}
+
+/* Has the program polled every CQE that may have come before its data? */
+static bool early_cqes_polled(struct uh_dev *d)
+{
+	for (struct cq_priv *cq = d->cqs; cq; cq = cq->next) {
+		uint32_t cons = __atomic_load_n(&cq->pub.ring->cons, __ATOMIC_ACQUIRE);
+
+		if ((int32_t)(cq->early_upto - cons) > 0)
+			return false;
+	}
+	return true;
+}
+
+void uh_dma_deferral_point(struct uh_dev *d)
+{
+	/* The engine lands the data of every published CQE; a CQE still in a ring
+	 * has not been seen by the program, so its data waits for a later call. */
+	if (emu_dev_dma_held(d->emu) && early_cqes_polled(d))
+		emu_dev_dma_deferral_point(d->emu);
+}
+
+void uh_verbs_entry(struct uh_dev *d)
+{
+	if (!atomic_load(&d->dma_watch))
+		return;
+	uh_lock(d);
+	uh_dma_deferral_point(d);
+	uh_unlock(d);
 }
 
 void uh_progress(struct uh_dev *d)
@@ -969,6 +1013,10 @@ static int check_config(const struct uh_config *c, char *err, size_t errlen)
 			      c->mtu);
 	if (c->abi_version < SOFTHCA_ABI_VERSION_MIN || c->abi_version > SOFTHCA_ABI_VERSION_MAX)
 		return errmsg(err, errlen, -EINVAL, "ABI version %u: not 1 or 2", c->abi_version);
+	if (c->order != EMU_DMA_STRICT && c->order != EMU_DMA_CQE_FIRST &&
+	    c->order != EMU_DMA_RELAXED && c->order != EMU_DMA_MIX)
+		return errmsg(err, errlen, -EINVAL, "DMA order %u: not strict, cqe-first, "
+			      "relaxed or mix", (unsigned)c->order);
 	if (c->addr_set && c->addr.ss_family != AF_INET && c->addr.ss_family != AF_INET6)
 		return errmsg(err, errlen, -EINVAL, "address: not IPv4 or IPv6");
 	return 0;
@@ -1025,6 +1073,12 @@ static int create_engine(struct uh_dev *d, char *err, size_t errlen)
 	ret = emu_gid_set(d->emu, 0, gid);
 	if (ret)
 		return errmsg(err, errlen, ret, "engine: cannot set GID 0 (%d)", ret);
+	ret = emu_dev_set_dma_policy(d->emu, d->cfg.order);
+	if (ret)
+		return errmsg(err, errlen, ret, "engine: cannot set DMA policy %u (%d)",
+			      (unsigned)d->cfg.order, ret);
+	if (d->cfg.order != EMU_DMA_STRICT)
+		atomic_store(&d->dma_watch, true);
 	return 0;
 }
 
@@ -1070,6 +1124,7 @@ int uh_dev_open(const struct uh_config *cfg, struct uh_dev **out, char *err, siz
 	atomic_init(&d->next_deadline, UINT64_MAX);
 	atomic_init(&d->wait_deadline, 0);
 	atomic_init(&d->inline_calls, 0);
+	atomic_init(&d->dma_watch, false);
 	ret = evq_init(&d->async, sizeof(struct emu_async_event));
 	if (ret) {
 		errmsg(err, errlen, ret, "eventfd: %s", strerror(-ret));
@@ -1440,6 +1495,11 @@ int uh_create_cq(struct uh_dev *d, uint32_t cqe, uint32_t flags, struct uh_chann
 	cq->pub.user = user;
 	cq->pub.flags = d->cfg.abi_version >= 2 ? (flags & SOFTHCA_CQ_FLAG_ORDERED) : 0;
 	ret = emu_create_cq(d->emu, size, cq, &cq->pub.emu);
+	if (!ret && (cq->pub.flags & SOFTHCA_CQ_FLAG_ORDERED)) {
+		ret = emu_cq_set_ordered(cq->pub.emu, true);
+		if (ret)
+			emu_destroy_cq(cq->pub.emu);
+	}
 	if (ret) {
 		free(cq->pub.ring);
 		free(cq);

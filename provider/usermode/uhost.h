@@ -42,6 +42,8 @@ struct uh_config {
 	uint32_t mtu;                  /* SOFTHCA_MTU: IB MTU in bytes, default 4096 */
 	uint64_t seed;                 /* SOFTHCA_SEED, default 0 */
 	uint32_t abi_version;          /* SOFTHCA_ABI: 1 or 2, default 2 */
+	enum emu_dma_policy order;     /* SOFTHCA_ORDER: strict (default), cqe-first,
+					* relaxed, mix: the device's DMA policy */
 	char pcap[4096];               /* SOFTHCA_PCAP: capture file ("" = none) */
 	bool no_progress_thread;       /* SOFTHCA_PROGRESS_THREAD=0: inline only */
 };
@@ -70,6 +72,17 @@ struct emu_dev *uh_emu(struct uh_dev *d);     /* [locked] for every use */
 /* Drive the device once without blocking: take what arrived from the network, run
  * due timers. Called from the poll and post paths (progress inline). */
 void uh_progress(struct uh_dev *d);
+
+/*
+ * A verbs call enters the device: a DMA deferral point (emu.h), made before the
+ * call's own work. Lands the data held back (cqe-first, relaxed) once the program
+ * has polled every CQE that may have gone out before its data; a CQE still in
+ * a ring keeps its data held, so the call that polls it does not land it.
+ * uh_verbs_entry takes the lock itself (and not at all while nothing was ever
+ * held); uh_dma_deferral_point is [locked].
+ */
+void uh_verbs_entry(struct uh_dev *d);
+void uh_dma_deferral_point(struct uh_dev *d);
 
 /* Asynchronous events: uh_async_fd is readable while one is queued. */
 int  uh_async_fd(const struct uh_dev *d);

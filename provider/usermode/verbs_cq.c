@@ -31,6 +31,8 @@ int sh_poll_cq(struct ibv_cq *ibcq, int n, struct ibv_wc *wc)
 
 	if (n <= 0)
 		return 0;
+	/* Before the ring is read: the CQEs this call returns keep their data held. */
+	uh_verbs_entry(cq->ctx->uh);
 	pthread_spin_lock(&cq->lock);
 	got = fp_poll_cq(cq_ring(cq), n, wc);
 	pthread_spin_unlock(&cq->lock);
@@ -50,6 +52,7 @@ int sh_req_notify_cq(struct ibv_cq *ibcq, int solicited_only)
 	int ret;
 
 	uh_lock(uh);
+	uh_dma_deferral_point(uh);
 	ret = uh_cq_arm(uh, cq->uh, solicited_only != 0);
 	uh_unlock(uh);
 	return sh_err(ret);
@@ -74,6 +77,7 @@ static int cqx_start_poll(struct ibv_cq_ex *ibcq, struct ibv_poll_cq_attr *attr)
 
 	if (attr && attr->comp_mask)
 		return EINVAL;
+	uh_verbs_entry(cq->ctx->uh);
 	pthread_spin_lock(&cq->lock);
 	idx = fp_cq_cons(cq_ring(cq));
 	e = fp_cq_peek(cq_ring(cq), idx);
@@ -399,6 +403,8 @@ SH_EXPORT int ibv_get_cq_event(struct ibv_comp_channel *channel, struct ibv_cq *
 		errno = EINVAL;
 		return -1;
 	}
+	if (channel->context)
+		uh_verbs_entry(ctx_uh(channel->context));
 	ret = uh_channel_get(ch->uh, &user);
 	if (ret || !user) {
 		errno = ret ? sh_err(ret) : EIO;

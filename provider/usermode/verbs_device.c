@@ -617,6 +617,7 @@ SH_EXPORT int ibv_get_async_event(struct ibv_context *context, struct ibv_async_
 		return -1;
 	}
 	uh = ctx_uh(context);
+	uh_verbs_entry(uh);
 	fd = context->async_fd;
 	while (!uh_get_async_event(uh, &ev)) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };

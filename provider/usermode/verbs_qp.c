@@ -70,6 +70,7 @@ int sh_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr, struct ibv_send_wr
 
 	if (!bad)
 		bad = &dummy;
+	uh_verbs_entry(qp->ctx->uh);
 	if (!sq_postable(qp_state(qp))) {
 		*bad = wr;
 		return EINVAL;
@@ -92,6 +93,7 @@ int sh_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr, struct ibv_recv_wr
 
 	if (!bad)
 		bad = &dummy;
+	uh_verbs_entry(uh);
 	if (ibqp->srq || !qp->rq.ring || qp_state(qp) == IBV_QPS_RESET) {
 		*bad = wr;
 		return EINVAL;
@@ -117,6 +119,7 @@ int sh_post_srq_recv(struct ibv_srq *ibsrq, struct ibv_recv_wr *wr, struct ibv_r
 
 	if (!bad)
 		bad = &dummy;
+	uh_verbs_entry(uh);
 	pthread_spin_lock(&srq->lock);
 	err = fp_post_recv(&srq->rq, wr, bad, &posted);
 	pthread_spin_unlock(&srq->lock);
@@ -135,6 +138,7 @@ static void qx_start(struct ibv_qp_ex *q)
 {
 	struct sh_qp *qp = to_qpx(q);
 
+	uh_verbs_entry(qp->ctx->uh);
 	pthread_spin_lock(&qp->sq_lock);
 	fp_wr_start(&qp->sq);
 	if (!sq_postable(qp_state(qp)))
@@ -644,17 +648,24 @@ SH_EXPORT int ibv_query_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int ma
 	return 0;
 }
 
-/*
- * Data of one message lands in order under the DMA policies the user-mode host
- * runs (strict, and hold, which releases in order). A relaxed policy will answer 0.
- */
-SH_EXPORT int ibv_query_qp_data_in_order(struct ibv_qp *qp, enum ibv_wr_opcode op,
+/* The engine knows which policies apply to the QP now (emu_qp_data_in_order):
+ * in order for strict and cqe-first, not for relaxed and mix. */
+SH_EXPORT int ibv_query_qp_data_in_order(struct ibv_qp *ibqp, enum ibv_wr_opcode op,
 					 uint32_t flags)
 {
+	struct sh_qp *qp;
+	struct uh_dev *uh;
+	bool in_order;
+
 	(void)op;
-	if (!qp || flags)
+	if (!ibqp || flags)
 		return 0;
-	return 1;
+	qp = to_qp(ibqp);
+	uh = qp->ctx->uh;
+	uh_lock(uh);
+	in_order = emu_qp_data_in_order(qp->uh->emu);
+	uh_unlock(uh);
+	return in_order ? 1 : 0;
 }
 
 static void wait_qp_events_acked(struct sh_qp *qp)

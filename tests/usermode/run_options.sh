@@ -161,9 +161,6 @@ um_check "negative seed" expect_error '^softhca run: --seed -1: not an unsigned 
 um_check "seed too large" expect_error '^softhca run: --seed 18446744073709551616: not an unsigned 64-bit number' \
 	--seed 18446744073709551616 -- "${RAN[@]}"
 um_check "ABI 3" expect_error '^softhca run: --abi 3: the ABI version is 1 or 2' --abi 3 -- "${RAN[@]}"
-um_check "order policy not supported yet" \
-	expect_error '^softhca run: --order relaxed: ordering policy not supported yet \(only strict is\)' \
-	--order relaxed -- "${RAN[@]}"
 um_check "unknown order policy" expect_error '^softhca run: --order sideways: unknown ordering policy' \
 	--order sideways -- "${RAN[@]}"
 um_check "bad device name" expect_error "^softhca run: --name a/b: a device name uses only" --name a/b -- "${RAN[@]}"
