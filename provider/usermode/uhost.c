@@ -624,30 +624,12 @@ static void host_async_event(void *host, const struct emu_async_event *ev)
 
 /* ---- trace ----------------------------------------------------------------------- */
 
-static const char *const trace_kind_names[] = {
-	[EMU_TR_TX] = "tx",
-	[EMU_TR_RX] = "rx",
-	[EMU_TR_DROP] = "drop",
-	[EMU_TR_RETRANSMIT] = "retransmit",
-	[EMU_TR_NAK] = "nak",
-	[EMU_TR_RNR] = "rnr",
-	[EMU_TR_DMA_WRITE] = "dma-write",
-	[EMU_TR_CQE] = "cqe",
-	[EMU_TR_STATE] = "state",
-	[EMU_TR_STALL] = "stall",
-	[EMU_TR_RESUME] = "resume",
-	[EMU_TR_EVENT] = "event",
-	[EMU_TR_TIMEOUT] = "timeout",
-};
-
 static void host_trace(void *host, const struct emu_trace_rec *rec)
 {
 	struct uh_dev *d = host;
-	const char *kind = NULL;
+	const char *kind = emu_trace_kind_name(rec->kind);
 	char kbuf[24], why[48] = "";
 
-	if (rec->kind < sizeof(trace_kind_names) / sizeof(trace_kind_names[0]))
-		kind = trace_kind_names[rec->kind];
 	if (!kind) {
 		snprintf(kbuf, sizeof(kbuf), "kind%u", rec->kind);
 		kind = kbuf;
