@@ -47,6 +47,7 @@ enum run_opt_id {
 	OPT_PCAP,
 	OPT_ORDER,
 	OPT_TRACE,
+	OPT_STATS,
 	OPT_NO_PROGRESS_THREAD,
 	OPT_COUNT
 };
@@ -87,6 +88,9 @@ static const struct run_opt run_opts[OPT_COUNT] = {
 			"DMA ordering: strict, cqe-first, relaxed or mix" },
 	[OPT_TRACE] = { "trace", "SOFTHCA_TRACE", "FILE", NULL,
 			"append the engine's trace to this file" },
+	[OPT_STATS] = { "stats", "SOFTHCA_STATS", "FILE", NULL,
+			"write the device's counters (packets, drops by\n"
+			"reason, retransmits, DMA...) to this file at exit" },
 	[OPT_NO_PROGRESS_THREAD] = { "no-progress-thread", "SOFTHCA_PROGRESS_THREAD", NULL, "0",
 				     "no progress thread: the device advances only\n"
 				     "inside verbs calls (post, poll, get_cq_event)" },
@@ -104,6 +108,7 @@ struct run_ctx {
 	int prog;                    /* argv index of PROGRAM */
 	char pcap_path[RUN_PATH_LEN];
 	char trace_path[RUN_PATH_LEN];
+	char stats_path[RUN_PATH_LEN];
 	char dropin_dir[PATH_MAX];
 	char ld_path[2 * PATH_MAX];  /* sized for a dir plus a typical inherited value */
 };
@@ -800,6 +805,11 @@ static bool check_values(struct run_ctx *c)
 		if (!check_out_file(&v[OPT_TRACE], c->trace_path, sizeof(c->trace_path)))
 			return false;
 		v[OPT_TRACE].value = c->trace_path;
+	}
+	if (v[OPT_STATS].value) {
+		if (!check_out_file(&v[OPT_STATS], c->stats_path, sizeof(c->stats_path)))
+			return false;
+		v[OPT_STATS].value = c->stats_path;
 	}
 	if (v[OPT_ADDR].value && !check_addr(&v[OPT_ADDR], port))
 		return false;

@@ -231,6 +231,12 @@ static int read_switches(struct uh_config *cfg, char *err, size_t errlen)
 {
 	const char *v;
 
+	if ((v = env("SOFTHCA_STATS"))) {
+		if (strlen(v) >= sizeof(cfg->stats))
+			return fail(err, errlen, "SOFTHCA_STATS: path longer than %zu bytes",
+				    sizeof(cfg->stats) - 1);
+		snprintf(cfg->stats, sizeof(cfg->stats), "%s", v);
+	}
 	if ((v = env("SOFTHCA_PCAP"))) {
 		if (strlen(v) >= sizeof(cfg->pcap))
 			return fail(err, errlen, "SOFTHCA_PCAP: path longer than %zu bytes",

@@ -1142,12 +1142,50 @@ fail:
 
 static void destroy_leftovers(struct uh_dev *d);
 
+/*
+ * SOFTHCA_STATS: the device's counters, one "name value" line each, written when
+ * the device closes, so a test or a user can read them from outside the program.
+ */
+static void write_stats(struct uh_dev *d)
+{
+	struct emu_counters c;
+	struct uh_net_stats n;
+	FILE *f;
+
+	if (!d->cfg.stats[0] || !d->emu)
+		return;
+	f = fopen(d->cfg.stats, "w");
+	if (!f) {
+		fprintf(stderr, "softhca: SOFTHCA_STATS=%s: %s\n", d->cfg.stats, strerror(errno));
+		return;
+	}
+	emu_dev_counters(d->emu, &c);
+	uh_net_get_stats(d->net, &n);
+#define STAT(name) fprintf(f, "%s %" PRIu64 "\n", #name, (uint64_t)c.name)
+	STAT(tx_packets); STAT(tx_bytes); STAT(rx_packets); STAT(rx_bytes);
+	STAT(tx_acks); STAT(rx_acks); STAT(tx_naks); STAT(rx_naks);
+	STAT(tx_rnr_naks); STAT(rx_rnr_naks); STAT(retransmits); STAT(timeouts);
+	STAT(duplicate_requests); STAT(seq_errors); STAT(rx_drops);
+	STAT(completions); STAT(completion_errors); STAT(dma_writes); STAT(dma_bytes);
+	STAT(dma_held); STAT(dma_lost); STAT(dma_deferred); STAT(dma_reordered);
+	STAT(dma_cqe_early); STAT(page_faults);
+#undef STAT
+	for (int r = 0; r < EMU_DROP_REASONS; r++)
+		fprintf(f, "drop_%s %" PRIu64 "\n", emu_drop_reason_name((enum emu_drop_reason)r),
+			(uint64_t)c.drops[r]);
+	fprintf(f, "net_rx_datagrams %" PRIu64 "\nnet_tx_datagrams %" PRIu64 "\n"
+		"net_rx_errors %" PRIu64 "\nnet_tx_errors %" PRIu64 "\nnet_rx_short %" PRIu64 "\n",
+		n.rx_datagrams, n.tx_datagrams, n.rx_errors, n.tx_errors, n.rx_short);
+	fclose(f);
+}
+
 void uh_dev_close(struct uh_dev *d)
 {
 	if (!d)
 		return;
 	stop_thread(d);
 	pthread_mutex_lock(&d->lock);
+	write_stats(d);
 	if (d->emu) {
 		destroy_leftovers(d);
 		emu_dev_destroy(d->emu);

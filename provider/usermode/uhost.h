@@ -45,6 +45,8 @@ struct uh_config {
 	enum emu_dma_policy order;     /* SOFTHCA_ORDER: strict (default), cqe-first,
 					* relaxed, mix: the device's DMA policy */
 	char pcap[4096];               /* SOFTHCA_PCAP: capture file ("" = none) */
+	char stats[4096];              /* SOFTHCA_STATS: counters written here when the
+					* device closes ("" = none) */
 	bool no_progress_thread;       /* SOFTHCA_PROGRESS_THREAD=0: inline only */
 };
 
