@@ -92,32 +92,29 @@ static void land(struct emu_dev *dev, uint8_t *dst, const uint8_t *src, size_t n
 	*(volatile uint8_t *)(dst + n - 1) = src[n - 1];
 }
 
+struct land_ctx {
+	struct emu_dev *dev;
+	const uint8_t *src;
+};
+
+static void land_chunk(void *ctx, void *ptr, uint64_t n, bool last)
+{
+	struct land_ctx *c = ctx;
+
+	land(c->dev, ptr, c->src, (size_t)n, last);
+	c->src += n;
+}
+
 /* Map and optionally copy [iova, iova + len) of mr; NOT_PRESENT asks for a fault. */
 static enum mem_result access_mr(struct emu_dev *dev, struct emu_mr *mr, uint64_t iova,
 				 const uint8_t *src, uint32_t len)
 {
-	if (src)
-		release_fence();
-	while (len) {
-		void *dst = NULL;
-		long n = dev->ops.mr_map(dev->ops.host, mr->cookie, iova, len, true, &dst);
+	struct land_ctx c = { dev, src };
 
-		if (n == EMU_MAP_NOT_PRESENT) {
-			dev->cnt.page_faults++;
-			if (dev->ops.fault)
-				dev->ops.fault(dev->ops.host, mr->cookie, iova, len, true);
-			return MEM_NOT_PRESENT;
-		}
-		if (n < 0 || (uint64_t)n > len)
-			return MEM_FAULT;
-		if (src) {
-			land(dev, dst, src, (size_t)n, (uint64_t)n == len);
-			src += n;
-		}
-		iova += (uint64_t)n;
-		len -= (uint32_t)n;
-	}
-	return MEM_OK;
+	if (!src)
+		return emu_mem_walk(dev, mr, iova, len, true, NULL, NULL);
+	release_fence();
+	return emu_mem_walk(dev, mr, iova, len, true, land_chunk, &c);
 }
 
 /* b of the EMU_TR_DMA_WRITE / EMU_TR_DMA_HOLD records (emu.h). */

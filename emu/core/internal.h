@@ -371,6 +371,12 @@ enum mem_result emu_lkey_check(struct emu_qp *qp, const struct emu_sge *sge,
  * MEM_NOT_PRESENT after asking the host to fault the range in. */
 enum mem_result emu_mem_read(struct emu_dev *dev, const struct mem_ref *ref, uint32_t off,
 			     void *dst, uint32_t len);
+/* Walk [iova, iova + len) of mr through the host's mr_map, calling fn (NULL: only
+ * map) for each contiguous piece; last is true for the final one. MEM_NOT_PRESENT
+ * after asking the host to fault the rest in, MEM_FAULT if not backed. */
+typedef void (*emu_chunk_fn)(void *ctx, void *ptr, uint64_t n, bool last);
+enum mem_result emu_mem_walk(struct emu_dev *dev, struct emu_mr *mr, uint64_t iova,
+			     uint64_t len, bool write, emu_chunk_fn fn, void *ctx);
 /* Prepare a write: like read but only maps (for ODP checks before DMA). */
 enum mem_result emu_mem_probe(struct emu_dev *dev, const struct mem_ref *ref, uint32_t off,
 			      uint32_t len, bool write);

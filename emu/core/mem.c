@@ -252,44 +252,54 @@ static enum mem_result map_failed(struct emu_dev *dev, struct emu_mr *mr, long g
 	return MEM_NOT_PRESENT;
 }
 
-/* Walk [iova, iova + len) of ref's MR through mr_map, copying into dst when it is
- * not NULL. The host may answer with fewer bytes than asked: it maps what is
- * contiguous. */
-static enum mem_result mem_walk(struct emu_dev *dev, const struct mem_ref *ref, uint32_t off,
-				uint8_t *dst, uint32_t len, bool write)
+/* Walk [iova, iova + len) of mr through mr_map, handing each contiguous piece to
+ * fn (may be NULL: only map). The host may answer with fewer bytes than asked: it
+ * maps what is contiguous. */
+enum mem_result emu_mem_walk(struct emu_dev *dev, struct emu_mr *mr, uint64_t iova,
+			     uint64_t len, bool write, emu_chunk_fn fn, void *ctx)
 {
-	struct emu_mr *mr = ref->mr;
-	uint64_t iova = ref->iova + off;
-	uint64_t left = len;
-
-	while (left) {
+	while (len) {
 		void *ptr = NULL;
-		long got = dev->ops.mr_map(dev->ops.host, mr->cookie, iova, left, write, &ptr);
+		long got = dev->ops.mr_map(dev->ops.host, mr->cookie, iova, len, write, &ptr);
 		uint64_t n;
 
 		if (got <= 0)
-			return map_failed(dev, mr, got, iova, left, write);
-		n = EMU_MIN((uint64_t)got, left);
-		if (dst) {
-			dev->ops.copy(dst, ptr, (size_t)n);
-			dst += n;
-		}
+			return map_failed(dev, mr, got, iova, len, write);
+		n = EMU_MIN((uint64_t)got, len);
+		if (fn)
+			fn(ctx, ptr, n, n == len);
 		iova += n;
-		left -= n;
+		len -= n;
 	}
 	return MEM_OK;
+}
+
+struct copy_out {
+	struct emu_dev *dev;
+	uint8_t *dst;
+};
+
+static void copy_out_chunk(void *ctx, void *ptr, uint64_t n, bool last)
+{
+	struct copy_out *c = ctx;
+
+	(void)last;
+	c->dev->ops.copy(c->dst, ptr, (size_t)n);
+	c->dst += n;
 }
 
 enum mem_result emu_mem_read(struct emu_dev *dev, const struct mem_ref *ref, uint32_t off,
 			     void *dst, uint32_t len)
 {
-	return mem_walk(dev, ref, off, dst, len, false);
+	struct copy_out c = { dev, dst };
+
+	return emu_mem_walk(dev, ref->mr, ref->iova + off, len, false, copy_out_chunk, &c);
 }
 
 enum mem_result emu_mem_probe(struct emu_dev *dev, const struct mem_ref *ref, uint32_t off,
 			      uint32_t len, bool write)
 {
-	return mem_walk(dev, ref, off, NULL, len, write);
+	return emu_mem_walk(dev, ref->mr, ref->iova + off, len, write, NULL, NULL);
 }
 
 /*
