@@ -719,6 +719,21 @@ int emu_dev_set_dma_policy(struct emu_dev *dev, enum emu_dma_policy policy)
 	return 0;
 }
 
+/* A new seed applies to decisions not yet taken: what is held lands first, so
+ * nothing decided under the old seed is mixed with the new one. */
+void emu_dev_set_seed(struct emu_dev *dev, uint64_t seed)
+{
+	if (!dev || dev->cfg.seed == seed)
+		return;
+	emu_dev_dma_release(dev, UINT32_MAX);
+	dev->cfg.seed = seed;
+}
+
+uint64_t emu_dev_get_seed(const struct emu_dev *dev)
+{
+	return dev->cfg.seed;
+}
+
 static uint8_t own_setting(enum emu_dma_policy policy)
 {
 	return policy == EMU_DMA_INHERIT ? 0 : (uint8_t)(policy + 1);

@@ -171,6 +171,10 @@ enum emu_dma_policy {
 	EMU_DMA_INHERIT = 255,    /* QP, CQ: no setting of its own */
 };
 
+/* The seed of every later decision (emu_dev_config.seed at creation); held
+ * writes land first. */
+void     emu_dev_set_seed(struct emu_dev *dev, uint64_t seed);
+uint64_t emu_dev_get_seed(const struct emu_dev *dev);
 /* -EINVAL for a value outside the enum, or INHERIT for a device. */
 int emu_dev_set_dma_policy(struct emu_dev *dev, enum emu_dma_policy policy);
 int emu_qp_set_dma_policy(struct emu_qp *qp, enum emu_dma_policy policy);

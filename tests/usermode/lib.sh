@@ -60,8 +60,15 @@ um_init() {
 		echo "$UM_NAME: SLOT must be 1..250, not '$UM_SLOT'" >&2
 		exit 2
 	fi
-	UM_SADDR=127.77.$UM_SLOT.1
-	UM_CADDR=127.77.$UM_SLOT.2
+	# SOFTHCA_TEST_NET (default 77): the second octet of the test addresses, so
+	# two checkouts can run their user-mode tests at the same time
+	UM_NET=${SOFTHCA_TEST_NET:-77}
+	if ! [[ $UM_NET =~ ^[0-9]+$ ]] || ((UM_NET < 1 || UM_NET > 254)); then
+		echo "$UM_NAME: SOFTHCA_TEST_NET must be 1..254, not '$UM_NET'" >&2
+		exit 2
+	fi
+	UM_SADDR=127.$UM_NET.$UM_SLOT.1
+	UM_CADDR=127.$UM_NET.$UM_SLOT.2
 	UM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/softhca-usermode-$UM_NAME.XXXXXX")
 	trap um_cleanup EXIT
 	trap 'um_log "$UM_NAME: interrupted"; exit 130' INT TERM
@@ -109,7 +116,7 @@ um_require_cmd() {
 um_tcp_port() {
 	local port
 	while :; do
-		port=$((20000 + UM_SLOT * 64 + UM_TCP_NEXT % 64))
+		port=$(( (UM_NET == 77 ? 20000 : 40000) + UM_SLOT * 64 + UM_TCP_NEXT % 64))
 		UM_TCP_NEXT=$((UM_TCP_NEXT + 1))
 		# skip one still held by something else (a TIME_WAIT does not matter)
 		if ! ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
@@ -377,8 +384,8 @@ um_netns_pair() {
 	UM_NS_B=softhca-$tag-b
 	UM_VETH_A=shv$$a
 	UM_VETH_B=shv$$b
-	UM_NS_ADDR_A=10.77.$UM_SLOT.1
-	UM_NS_ADDR_B=10.77.$UM_SLOT.2
+	UM_NS_ADDR_A=10.$UM_NET.$UM_SLOT.1
+	UM_NS_ADDR_B=10.$UM_NET.$UM_SLOT.2
 	local steps=(
 		"ip netns add $UM_NS_A"
 		"ip netns add $UM_NS_B"
