@@ -176,7 +176,9 @@ static void response_done(struct emu_qp *qp, struct emu_swqe *w)
 	emu_qp_complete_send(qp, w, EMU_WC_SUCCESS);
 }
 
-/* A local write of response data met an absent ODP page: wait, then ask again. */
+/* A local write of response data met an absent ODP page (fault() was asked):
+ * wait for the host, then ask the responder again from comp_psn. A retried
+ * atomic is answered from the responder's resource cache, not executed again. */
 static void response_fault(struct emu_qp *qp)
 {
 	emu_req_rewind(qp, qp->comp_psn);
@@ -200,9 +202,12 @@ static void read_response(struct emu_qp *qp, struct emu_swqe *w, const struct em
 		fail_with(qp, w, EMU_WC_BAD_RESP_ERR);
 		return;
 	}
-	r = emu_dma_write_sgl(qp, w->sge, w->wr.num_sge, off, pkt->payload, pkt->paylen,
-			      w->index | EMU_DMA_SQ_WR, pkt->psn);
+	r = emu_qp_mem(qp, emu_dma_write_sgl(qp, w->sge, w->wr.num_sge, off, pkt->payload,
+					     pkt->paylen, w->index | EMU_DMA_SQ_WR, pkt->psn));
 	if (r == MEM_NOT_PRESENT) {
+		/* The responses behind this one will need the rest too. */
+		emu_sgl_fault_ahead(qp, w->sge, w->wr.num_sge, off + pkt->paylen,
+				    w->length - off - pkt->paylen, true);
 		response_fault(qp);
 		return;
 	}
@@ -227,7 +232,8 @@ static void atomic_response(struct emu_qp *qp, struct emu_swqe *w, const struct 
 		return;
 	}
 	/* The original value lands in host byte order, as on a verbs HCA. */
-	r = emu_dma_write_sgl(qp, w->sge, 1, 0, &orig, 8, w->index | EMU_DMA_SQ_WR, pkt->psn);
+	r = emu_qp_mem(qp, emu_dma_write_sgl(qp, w->sge, 1, 0, &orig, 8, w->index | EMU_DMA_SQ_WR,
+					     pkt->psn));
 	if (r == MEM_NOT_PRESENT) {
 		response_fault(qp);
 		return;
@@ -264,6 +270,11 @@ static void handle_nak(struct emu_qp *qp, const struct emu_pkt *pkt)
 	emu_trace(qp->dev, EMU_TR_NAK, pkt->opcode, qp->qpn, pkt->psn, 0, code, 1);
 	if (!ack_through(qp, psn_add(pkt->psn, PSN_MASK)))
 		return;
+	if (code == AETH_NAK_PSN_SEQ && qp->rnr_wait) {
+		/* Packets sent behind an RNR-NAKed one: the RNR timer resends them
+		 * all; going back now would skip the wait and spend a retry. */
+		return;
+	}
 	if (code == AETH_NAK_PSN_SEQ) {
 		qp->cnt.seq_errors++;
 		retry_from(qp, pkt->psn);
@@ -345,6 +356,9 @@ void emu_comp_rx(struct emu_qp *qp, const struct emu_pkt *pkt)
 out:
 	if (qp->state == EMU_QPS_ERR || qp->state == EMU_QPS_RESET)
 		return;
+	/* A response may complete what a stalled requester had gone back to
+	 * resend: the next WQE must start at the PSN it had, past comp_psn. */
+	catch_up(qp);
 	if (qp->comp_psn != comp_before)
 		restart_timer(qp);
 	emu_req_run(qp);

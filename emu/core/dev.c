@@ -74,6 +74,13 @@ static void set_attr(struct emu_dev_attr *a, const struct emu_dev_config *cfg)
 	a->max_pkeys = 1;
 	a->vendor_id = VENDOR_ID;
 	a->vendor_part_id = VENDOR_PART_ID;
+	/* Every operation of every transport may meet ODP memory (emu.h, "On-demand
+	 * paging"); UC has no SRQ here. */
+	a->odp_general_caps = EMU_ODP_SUPPORT | EMU_ODP_SUPPORT_IMPLICIT;
+	a->odp_rc_caps = EMU_ODP_SUPPORT_SEND | EMU_ODP_SUPPORT_RECV | EMU_ODP_SUPPORT_WRITE |
+			 EMU_ODP_SUPPORT_READ | EMU_ODP_SUPPORT_ATOMIC | EMU_ODP_SUPPORT_SRQ_RECV;
+	a->odp_uc_caps = EMU_ODP_SUPPORT_SEND | EMU_ODP_SUPPORT_RECV | EMU_ODP_SUPPORT_WRITE;
+	a->odp_ud_caps = EMU_ODP_SUPPORT_SEND | EMU_ODP_SUPPORT_RECV | EMU_ODP_SUPPORT_SRQ_RECV;
 }
 
 /* Limits the table layouts can express: QPNs and key indexes have 24 bits. */

@@ -684,6 +684,40 @@ uint32_t emu_dev_dma_held(const struct emu_dev *dev)
 	return dev->dma_nheld;
 }
 
+/* Does held data op touch [iova, iova + len) of the MR with key? */
+static bool op_overlaps(const struct emu_dma_op *op, uint32_t key, uint64_t iova, uint64_t len)
+{
+	if (op->kind != DMA_DATA || op->mr_key != key)
+		return false;
+	return op->iova >= iova ? op->iova - iova < len : iova - op->iova < op->len;
+}
+
+/* ODP invalidation: held data bound for the range lands while its pages are still
+ * there, with the data its QP holds before it so that the QP's writes stay in
+ * order. Data operations publish nothing (no CQE moves), but landing frees
+ * operations, so the search starts again from the head after each. */
+void emu_dma_invalidate(struct emu_dev *dev, const struct emu_mr *mr, uint64_t iova,
+			uint64_t len)
+{
+	for (;;) {
+		struct emu_dma_op *op = dev->dma_head, *q, *next;
+
+		while (op && !op_overlaps(op, mr->mem.key, iova, len))
+			op = op->next;
+		if (!op)
+			return;
+		for (q = op->qp->dma_head; q; q = next) {
+			bool last = q == op;
+
+			next = q->qnext;
+			if (q->kind == DMA_DATA)
+				release_op(dev, q);
+			if (last)
+				break;
+		}
+	}
+}
+
 /* Everything held for qp lands, in order, before the QP goes away. */
 void emu_dma_flush_qp(struct emu_qp *qp)
 {

@@ -36,6 +36,7 @@ struct emu_cq;
 struct emu_qp;
 struct emu_srq;
 struct emu_ah;
+struct emu_sge;
 
 /* ---- device ---------------------------------------------------------------- */
 
@@ -67,7 +68,24 @@ struct emu_dev_attr {
 	uint32_t max_pkeys;
 	uint32_t vendor_id;
 	uint32_t vendor_part_id;
+	/* On-demand paging (ibv_odp_caps): EMU_ODP_SUPPORT* and, per transport,
+	 * EMU_ODP_SUPPORT_SEND... of the operations that may touch ODP memory. */
+	uint64_t odp_general_caps;
+	uint32_t odp_rc_caps;
+	uint32_t odp_uc_caps;
+	uint32_t odp_ud_caps;
 };
+
+/* ODP capabilities, numbered as enum ibv_odp_general_caps and
+ * enum ibv_odp_transport_cap_bits. */
+#define EMU_ODP_SUPPORT          (1u << 0)
+#define EMU_ODP_SUPPORT_IMPLICIT (1u << 1)
+#define EMU_ODP_SUPPORT_SEND     (1u << 0)
+#define EMU_ODP_SUPPORT_RECV     (1u << 1)
+#define EMU_ODP_SUPPORT_WRITE    (1u << 2)
+#define EMU_ODP_SUPPORT_READ     (1u << 3)
+#define EMU_ODP_SUPPORT_ATOMIC   (1u << 4)
+#define EMU_ODP_SUPPORT_SRQ_RECV (1u << 5)
 
 struct emu_dev_config {
 	uint32_t dev_id;        /* stable identifier, used in traces and PRNG keys */
@@ -258,7 +276,19 @@ struct emu_counters {
 	uint64_t dma_deferred;              /* writes (pieces) held by CQE_FIRST/RELAXED */
 	uint64_t dma_reordered;             /* pieces landed before a lower offset of their write */
 	uint64_t dma_cqe_early;             /* CQEs made visible before their WR's data */
-	uint64_t page_faults;               /* ODP: mr_map answered not present */
+	uint64_t page_faults;               /* ODP: mr_map answered not present (each
+					     * one a fault() request to the host) */
+	/* ODP (see "On-demand paging" below) */
+	uint64_t odp_stalls;                /* the send side stopped on an absent page of
+					     * its own (payload gather, READ/atomic
+					     * result scatter) until emu_dev_mem_ready */
+	uint64_t odp_rnr_naks;              /* RNR NAKs sent because a page of the
+					     * responder was absent (also in tx_rnr_naks) */
+	uint64_t odp_invalidations;         /* emu_mr_invalidate calls (device only) */
+	uint64_t odp_prefetches;            /* fault() requests made by emu_advise_mr
+					     * (device only; not in page_faults) */
+	uint64_t odp_unbacked;              /* accesses mr_map answered "not backed"
+					     * (a negative errno): access errors */
 };
 
 void emu_dev_counters(const struct emu_dev *dev, struct emu_counters *out);
@@ -289,6 +319,45 @@ int  emu_reg_mr(struct emu_pd *pd, uint64_t iova, uint64_t length, uint32_t acce
 int  emu_dereg_mr(struct emu_mr *mr);     /* -EBUSY while a MW is bound to it */
 uint32_t emu_mr_lkey(const struct emu_mr *mr);
 uint32_t emu_mr_rkey(const struct emu_mr *mr);
+
+/*
+ * On-demand paging. An MR registered with EMU_ACCESS_ON_DEMAND is not pinned:
+ * mr_map may answer EMU_MAP_NOT_PRESENT for any part of it, and implicit ODP is
+ * the whole address space (iova 0, length UINT64_MAX, EMU_ACCESS_ON_DEMAND; the
+ * engine refuses that length without it). What the engine does with an answer:
+ *   - requester, reading a SEND/WRITE payload or writing a READ response or an
+ *     atomic result: the QP's send side stalls (odp_stalls), fault() is asked,
+ *     and the QP goes on where it stopped at emu_dev_mem_ready(). Before a WQE
+ *     starts, all of its SG list is probed so that one stall faults all of it
+ *     (as mlx5 faults every data segment of a WQE). A READ response or atomic
+ *     result that meets an absent page is asked for again from the responder
+ *     (whose resource cache answers a retried atomic without executing it twice).
+ *   - responder, for an incoming SEND, WRITE, READ or atomic: RNR NAK
+ *     (odp_rnr_naks), fault() for the rest of the message; nothing of that
+ *     packet is executed or written, the receive WQE stays with the QP for the
+ *     retry, and later packets are dropped without a sequence NAK until the
+ *     retried one arrives. The requester treats it as any RNR NAK: it waits the
+ *     RNR timer and it counts against rnr_retry (a requester cannot tell why a
+ *     responder was not ready; with ODP, use rnr_retry 7 as on mlx5). UD and UC
+ *     have no RNR: the datagram or the message is dropped.
+ *   - a negative errno (nothing backs the range): requester LOC_PROT_ERR (as
+ *     mlx5); responder REM_ACCESS_ERR NAK for WRITE/READ/atomic, and for a SEND
+ *     the receive WQE completes LOC_PROT_ERR and the requester REM_OP_ERR.
+ */
+/* The host is about to make [iova, iova + len) of an ODP MR absent (an mmu
+ * notifier, a simulated invalidation). Data writes the DMA layer still holds
+ * for that range land first, as a real HCA finishes its in-flight DMA before an
+ * invalidation completes; later accesses fault. -EINVAL if mr is not ODP. */
+int  emu_mr_invalidate(struct emu_mr *mr, uint64_t iova, uint64_t len);
+/* ibv_advise_mr: prefetch [sge->addr, + sge->length) of the ODP MR sge->lkey
+ * names in pd: fault() is asked for what is absent (odp_prefetches), unless
+ * EMU_ADVISE_NO_FAULT. Asynchronous: the host calls emu_dev_mem_ready when done.
+ * -ENOENT: no ODP MR of pd has that key; -EINVAL: outside the MR, unknown
+ * flags; -EACCES: EMU_ADVISE_WRITE on an MR without LOCAL_WRITE; -EFAULT:
+ * part of the range is not backed. */
+#define EMU_ADVISE_WRITE    (1u << 0)   /* IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE */
+#define EMU_ADVISE_NO_FAULT (1u << 1)   /* IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT */
+int  emu_advise_mr(struct emu_pd *pd, const struct emu_sge *sge, uint32_t flags);
 
 enum emu_mw_type { EMU_MW_TYPE_1 = 1, EMU_MW_TYPE_2 = 2 };
 int  emu_alloc_mw(struct emu_pd *pd, enum emu_mw_type type, struct emu_mw **out);

@@ -324,6 +324,8 @@ struct emu_dev {
 	bool dma_custom;              /* a non-STRICT policy was set (device, QP or CQ):
 				       * until then nothing can be held */
 	uint32_t n_stalled;           /* QPs with stall != NONE */
+	uint32_t n_odp_mr;            /* MRs with EMU_ACCESS_ON_DEMAND: until there is
+				       * one, no probe is needed before a write */
 };
 
 /* ---- dev.c ---------------------------------------------------------------------- */
@@ -380,6 +382,32 @@ enum mem_result emu_mem_walk(struct emu_dev *dev, struct emu_mr *mr, uint64_t io
 /* Prepare a write: like read but only maps (for ODP checks before DMA). */
 enum mem_result emu_mem_probe(struct emu_dev *dev, const struct mem_ref *ref, uint32_t off,
 			      uint32_t len, bool write);
+/* ODP: probe the part [off, off + len) of an SG list (every SGE of an ODP MR),
+ * asking the host to fault in every absent piece, not only the first:
+ * MEM_NOT_PRESENT if something was absent, MEM_FAULT if not backed, or the
+ * result of a failed key check. Counts the QP's page faults. */
+enum mem_result emu_sgl_probe(struct emu_qp *qp, const struct emu_sge *sge, uint32_t nsge,
+			      uint32_t off, uint32_t len, bool write);
+/* ODP: ask the host to fault in [off, off + len) of an SG list / len bytes of a
+ * reference ahead of use, without looking (the rest of a message whose first
+ * part faulted). Not counted as page faults: no access met an absent page. */
+void emu_sgl_fault_ahead(struct emu_qp *qp, const struct emu_sge *sge, uint32_t nsge,
+			 uint32_t off, uint32_t len, bool write);
+void emu_mem_fault_ahead(struct emu_dev *dev, const struct mem_ref *ref, uint64_t len,
+			 bool write);
+/* The transport of qp met result r: an absent page is also a page fault of the
+ * QP (mr_map's answer counted the device's already). */
+static inline enum mem_result emu_qp_mem(struct emu_qp *qp, enum mem_result r)
+{
+	if (r == MEM_NOT_PRESENT)
+		qp->cnt.page_faults++;
+	return r;
+}
+/* Is a probe before writing needed (an ODP MR exists on the device)? */
+static inline bool emu_odp_active(const struct emu_dev *dev)
+{
+	return dev->n_odp_mr != 0;
+}
 /* Gather len bytes at offset off of a WQE's SG list (already validated). */
 enum mem_result emu_sgl_read(struct emu_qp *qp, const struct emu_sge *sge, uint32_t nsge,
 			     uint32_t off, void *dst, uint32_t len);
@@ -407,6 +435,10 @@ enum mem_result emu_dma_write(struct emu_qp *qp, const struct mem_ref *ref, uint
 enum mem_result emu_dma_write_sgl(struct emu_qp *qp, const struct emu_sge *sge,
 				  uint32_t nsge, uint32_t off, const void *src, uint32_t len,
 				  uint64_t wr_index, uint32_t psn);
+/* ODP: [iova, iova + len) of mr is about to be unmapped; held data writes there
+ * (and those of the same QP held before them) land now. */
+void emu_dma_invalidate(struct emu_dev *dev, const struct emu_mr *mr, uint64_t iova,
+			uint64_t len);
 /* Apply every held write and completion of qp (before it goes away). */
 void emu_dma_flush_qp(struct emu_qp *qp);
 /* The receive-side message wr_index of qp ended without a CQE (RDMA WRITE without

@@ -62,6 +62,10 @@ static int check_mr_args(uint64_t iova, uint64_t length, uint32_t access)
 		return -EMU_EINVAL;
 	if (length == 0 || length > UINT64_MAX - iova)
 		return -EMU_EINVAL;
+	/* The whole address space (iova 0, length UINT64_MAX: ibv_reg_mr(pd, NULL,
+	 * SIZE_MAX)) is implicit ODP; no host could pin it. */
+	if (length == UINT64_MAX && !(access & EMU_ACCESS_ON_DEMAND))
+		return -EMU_EINVAL;
 	return 0;
 }
 
@@ -93,6 +97,8 @@ int emu_reg_mr(struct emu_pd *pd, uint64_t iova, uint64_t length, uint32_t acces
 	mr->cookie = mr_cookie;
 	pd->refcount++;
 	dev->n_mr++;
+	if (mr->access & EMU_ACCESS_ON_DEMAND)
+		dev->n_odp_mr++;
 	*out = mr;
 	return 0;
 }
@@ -107,6 +113,8 @@ int emu_dereg_mr(struct emu_mr *mr)
 	emu_key_free(dev, &mr->mem);
 	pd->refcount--;
 	dev->n_mr--;
+	if (mr->access & EMU_ACCESS_ON_DEMAND)
+		dev->n_odp_mr--;
 	emu_free(dev, mr);
 	return 0;
 }
@@ -244,8 +252,10 @@ enum mem_result emu_lkey_check(struct emu_qp *qp, const struct emu_sge *sge,
 static enum mem_result map_failed(struct emu_dev *dev, struct emu_mr *mr, long got,
 				  uint64_t iova, uint64_t len, bool write)
 {
-	if (got < 0)
+	if (got < 0) {
+		dev->cnt.odp_unbacked++;
 		return MEM_FAULT;
+	}
 	dev->cnt.page_faults++;
 	if (dev->ops.fault)
 		dev->ops.fault(dev->ops.host, mr->cookie, iova, len, write);
@@ -328,13 +338,166 @@ enum mem_result emu_sgl_read(struct emu_qp *qp, const struct emu_sge *sge, uint3
 			continue;
 		r = emu_lkey_check(qp, &sge[i], 0, &ref);
 		if (r == MEM_OK)
-			r = emu_mem_read(qp->dev, &ref, off, out, chunk);
+			r = emu_qp_mem(qp, emu_mem_read(qp->dev, &ref, off, out, chunk));
 		if (r != MEM_OK)
 			return r;
 		out += chunk;
 		len -= chunk;
 	}
 	return MEM_OK;
+}
+
+/* ---- on-demand paging ------------------------------------------------------------------ */
+
+/* The part of an SG list at byte offset off, length len, one SGE at a time:
+ * fn(ctx, sge part) until it returns something other than MEM_OK. */
+typedef enum mem_result (*sgl_part_fn)(void *ctx, const struct emu_sge *part);
+
+static enum mem_result sgl_for_each(const struct emu_sge *sge, uint32_t nsge, uint32_t off,
+				    uint32_t len, sgl_part_fn fn, void *ctx)
+{
+	for (uint32_t i = 0; i < nsge && len; i++) {
+		struct emu_sge part;
+		enum mem_result r;
+
+		if (off >= sge[i].length) {
+			off -= sge[i].length;
+			continue;
+		}
+		part.addr = sge[i].addr + off;
+		part.length = EMU_MIN(len, sge[i].length - off);
+		part.lkey = sge[i].lkey;
+		r = fn(ctx, &part);
+		if (r != MEM_OK)
+			return r;
+		len -= part.length;
+		off = 0;
+	}
+	return len ? MEM_BAD_RANGE : MEM_OK;
+}
+
+struct sgl_odp {
+	struct emu_qp *qp;
+	bool write;
+	bool absent;          /* probe: some part was not present */
+};
+
+static enum mem_result probe_part(void *ctx, const struct emu_sge *part)
+{
+	struct sgl_odp *p = ctx;
+	struct mem_ref ref;
+	enum mem_result r;
+
+	r = emu_lkey_check(p->qp, part, p->write ? EMU_ACCESS_LOCAL_WRITE : 0, &ref);
+	if (r != MEM_OK || !(ref.mr->access & EMU_ACCESS_ON_DEMAND))
+		return r;
+	r = emu_qp_mem(p->qp, emu_mem_walk(p->qp->dev, ref.mr, ref.iova, part->length, p->write,
+					   NULL, NULL));
+	if (r == MEM_NOT_PRESENT) {
+		p->absent = true;     /* fault() was asked; go on to fault the rest too */
+		return MEM_OK;
+	}
+	return r;
+}
+
+enum mem_result emu_sgl_probe(struct emu_qp *qp, const struct emu_sge *sge, uint32_t nsge,
+			      uint32_t off, uint32_t len, bool write)
+{
+	struct sgl_odp p = { qp, write, false };
+	enum mem_result r = sgl_for_each(sge, nsge, off, len, probe_part, &p);
+
+	if (r == MEM_OK && p.absent)
+		return MEM_NOT_PRESENT;
+	return r;
+}
+
+void emu_mem_fault_ahead(struct emu_dev *dev, const struct mem_ref *ref, uint64_t len,
+			 bool write)
+{
+	if (len && dev->ops.fault && (ref->mr->access & EMU_ACCESS_ON_DEMAND))
+		dev->ops.fault(dev->ops.host, ref->mr->cookie, ref->iova, len, write);
+}
+
+static enum mem_result fault_ahead_part(void *ctx, const struct emu_sge *part)
+{
+	struct sgl_odp *p = ctx;
+	struct mem_ref ref;
+
+	if (emu_lkey_check(p->qp, part, p->write ? EMU_ACCESS_LOCAL_WRITE : 0, &ref) == MEM_OK)
+		emu_mem_fault_ahead(p->qp->dev, &ref, part->length, p->write);
+	return MEM_OK;
+}
+
+void emu_sgl_fault_ahead(struct emu_qp *qp, const struct emu_sge *sge, uint32_t nsge,
+			 uint32_t off, uint32_t len, bool write)
+{
+	struct sgl_odp p = { qp, write, false };
+
+	(void)sgl_for_each(sge, nsge, off, len, fault_ahead_part, &p);
+}
+
+int emu_mr_invalidate(struct emu_mr *mr, uint64_t iova, uint64_t len)
+{
+	struct emu_dev *dev;
+
+	if (!mr || !(mr->access & EMU_ACCESS_ON_DEMAND))
+		return -EMU_EINVAL;
+	dev = mr->mem.pd->dev;
+	dev->cnt.odp_invalidations++;
+	if (len && dev->dma_nheld)
+		emu_dma_invalidate(dev, mr, iova, len);
+	return 0;
+}
+
+/* The ODP MR an advice names, or NULL. */
+static struct emu_mr *advised_mr(struct emu_pd *pd, uint32_t lkey)
+{
+	struct emu_mem *mem = emu_key_lookup(pd->dev, lkey);
+	struct emu_mr *mr;
+
+	if (!mem || mem->kind != EMU_MEM_MR || mem->pd != pd)
+		return NULL;
+	mr = EMU_CONTAINER_OF(mem, struct emu_mr, mem);
+	return (mr->access & EMU_ACCESS_ON_DEMAND) ? mr : NULL;
+}
+
+int emu_advise_mr(struct emu_pd *pd, const struct emu_sge *sge, uint32_t flags)
+{
+	struct emu_dev *dev;
+	struct emu_mr *mr;
+	bool write = flags & EMU_ADVISE_WRITE;
+	uint64_t iova, len;
+
+	if (!pd || !sge || (flags & ~(EMU_ADVISE_WRITE | EMU_ADVISE_NO_FAULT)))
+		return -EMU_EINVAL;
+	dev = pd->dev;
+	mr = advised_mr(pd, sge->lkey);
+	if (!mr)
+		return -EMU_ENOENT;
+	if (!range_inside(mr->iova, mr->length, sge->addr, sge->length))
+		return -EMU_EINVAL;
+	if (write && !(mr->access & EMU_ACCESS_LOCAL_WRITE))
+		return -EMU_EACCES;
+	for (iova = sge->addr, len = sge->length; len; ) {
+		void *ptr = NULL;
+		long got = dev->ops.mr_map(dev->ops.host, mr->cookie, iova, len, write, &ptr);
+
+		if (got < 0) {
+			dev->cnt.odp_unbacked++;
+			return -EMU_EFAULT;
+		}
+		if (got == EMU_MAP_NOT_PRESENT) {
+			/* One request for all the rest: the host maps what it can. */
+			if (!(flags & EMU_ADVISE_NO_FAULT) && dev->ops.fault) {
+				dev->cnt.odp_prefetches++;
+				dev->ops.fault(dev->ops.host, mr->cookie, iova, len, write);
+			}
+			return 0;
+		}
+		iova += EMU_MIN((uint64_t)got, len);
+		len -= EMU_MIN((uint64_t)got, len);
+	}
+	return 0;
 }
 
 /* ---- window bind and invalidate (IBA 10.6.7) ------------------------------------------ */

@@ -559,8 +559,13 @@ bool emu_qp_take_rwqe(struct emu_qp *qp)
 
 void emu_qp_stall(struct emu_qp *qp, uint32_t reason)
 {
-	if (qp->stall == EMU_STALL_NONE)
+	if (qp->stall == EMU_STALL_NONE) {
 		qp->dev->n_stalled++;
+		if (reason == EMU_STALL_PAGE_FAULT) {
+			qp->cnt.odp_stalls++;
+			qp->dev->cnt.odp_stalls++;
+		}
+	}
 	qp->stall = reason;
 	emu_trace(qp->dev, EMU_TR_STALL, 0, qp->qpn, qp->req_psn, 0, reason, 0);
 }

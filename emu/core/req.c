@@ -104,6 +104,29 @@ static uint32_t check_local_sges(struct emu_qp *qp, const struct emu_swqe *w)
 	return EMU_WC_SUCCESS;
 }
 
+/* Not a completion status: the WQE waits for its pages (see fault_in_sges). */
+#define STATUS_STALLED UINT32_MAX
+
+/*
+ * ODP: every absent page of a WQE's SG list is asked for before the WQE starts
+ * (as mlx5 faults all the data segments of a WQE at once), so that one stall
+ * covers the whole message. The destination of a READ or atomic is probed for
+ * writing. An unbacked range is a local protection error (as on mlx5).
+ */
+static uint32_t fault_in_sges(struct emu_qp *qp, const struct emu_swqe *w)
+{
+	enum mem_result r;
+
+	if (!emu_odp_active(qp->dev) || w->wr.inline_data || !w->length)
+		return EMU_WC_SUCCESS;
+	r = emu_sgl_probe(qp, w->sge, w->wr.num_sge, 0, w->length, w->needs_response);
+	if (r == MEM_NOT_PRESENT) {
+		emu_qp_stall(qp, EMU_STALL_PAGE_FAULT);
+		return STATUS_STALLED;
+	}
+	return r == MEM_OK ? EMU_WC_SUCCESS : EMU_WC_LOC_PROT_ERR;
+}
+
 static void fail_wqe(struct emu_qp *qp, struct emu_swqe *w, uint32_t status)
 {
 	emu_qp_complete_send(qp, w, status);
@@ -244,6 +267,10 @@ static bool start_wqe(struct emu_qp *qp, struct emu_swqe *w)
 	if (qp->type == EMU_QPT_RC && psn_diff(qp->req_psn, qp->comp_psn) >= (int32_t)send_window(qp))
 		return false;
 	status = check_local_sges(qp, w);
+	if (status == EMU_WC_SUCCESS)
+		status = fault_in_sges(qp, w);
+	if (status == STATUS_STALLED)
+		return false;
 	if (status != EMU_WC_SUCCESS) {
 		qp->req_next++;
 		fail_wqe(qp, w, status);
@@ -287,8 +314,10 @@ static bool continue_wqe(struct emu_qp *qp, struct emu_swqe *w)
 			return false;
 		}
 		if (r != MEM_OK) {
+			/* A key, right or unbacked page (ODP: mr_map's negative errno)
+			 * is a protection error, as on mlx5. */
 			qp->req_next++;
-			fail_wqe(qp, w, r == MEM_BAD_ACCESS || r == MEM_BAD_KEY ?
+			fail_wqe(qp, w, r == MEM_BAD_ACCESS || r == MEM_BAD_KEY || r == MEM_FAULT ?
 				 EMU_WC_LOC_PROT_ERR : EMU_WC_LOC_ACCESS_ERR);
 			return false;
 		}

@@ -11,7 +11,8 @@
  * message (UC). */
 enum resp_err {
 	R_OK = 0,
-	R_RNR,          /* no receive WQE, or an absent ODP page: try again later */
+	R_RNR,          /* no receive WQE: try again later */
+	R_FAULT,        /* an absent ODP page, asked for: try again later */
 	R_INVALID,      /* malformed or out-of-sequence request */
 	R_LEN,          /* the receive WQE is too small */
 	R_ACCESS,       /* rkey, bounds or rights */
@@ -93,8 +94,20 @@ void emu_resp_flush_acks(struct emu_dev *dev)
 	}
 }
 
-static void rnr_nak(struct emu_qp *qp, uint32_t psn)
+/*
+ * RNR NAK of psn. For the expected PSN it also stands for the sequence NAK: the
+ * packets the requester sent behind it are dropped without another NAK, since
+ * the requester resends them all after its RNR timer (a sequence NAK would only
+ * make it go back early and spend a retry).
+ */
+static void rnr_nak(struct emu_qp *qp, uint32_t psn, bool page_fault)
 {
+	if (page_fault) {
+		qp->cnt.odp_rnr_naks++;
+		qp->dev->cnt.odp_rnr_naks++;
+	}
+	if (psn == qp->resp_epsn)
+		qp->resp_nak_sent = true;
 	send_ack(qp, psn, (uint8_t)(AETH_RNR_NAK | (qp->attr.min_rnr_timer & AETH_VALUE_MASK)));
 }
 
@@ -106,7 +119,7 @@ static void nak_fatal(struct emu_qp *qp, uint32_t psn, uint8_t code, uint32_t ev
 }
 
 struct mem_fill {
-	struct emu_dev *dev;
+	struct emu_qp *qp;
 	struct mem_ref ref;
 	uint32_t off;
 };
@@ -115,7 +128,7 @@ static enum mem_result fill_from_mem(void *ctx, uint8_t *dst, uint32_t len)
 {
 	struct mem_fill *f = ctx;
 
-	return emu_mem_read(f->dev, &f->ref, f->off, dst, len);
+	return emu_qp_mem(f->qp, emu_mem_read(f->qp->dev, &f->ref, f->off, dst, len));
 }
 
 /* READ responses for [va, va + len) from psn on (a new READ or a duplicate). */
@@ -123,7 +136,7 @@ static void send_read_responses(struct emu_qp *qp, uint32_t psn, const struct me
 				uint32_t len)
 {
 	uint32_t n = len ? (len + qp->mtu - 1) / qp->mtu : 1;
-	struct mem_fill f = { qp->dev, { NULL, 0 }, 0 };
+	struct mem_fill f = { qp, { NULL, 0 }, 0 };
 
 	if (ref)
 		f.ref = *ref;
@@ -190,8 +203,31 @@ static enum resp_err remote_check(struct emu_qp *qp, uint32_t rkey, uint64_t va,
 
 /* ---- SEND and WRITE data ----------------------------------------------------------------- */
 
+/*
+ * ODP: the packet's part of the receive WQE must be present before anything of
+ * it is written, so that an RNR NAK leaves no half-written packet behind. On a
+ * fault the rest of the receive buffer is asked for too: the message will
+ * need it, and the retry should not meet one fault per page.
+ */
+static enum resp_err fault_in_recv(struct emu_qp *qp, uint32_t len)
+{
+	struct emu_rwqe *rw = qp->rwqe;
+	uint32_t end = qp->rwqe_off + len;
+	enum mem_result r;
+
+	if (!emu_odp_active(qp->dev) || !len)
+		return R_OK;
+	r = emu_sgl_probe(qp, rw->sge, rw->num_sge, qp->rwqe_off, len, true);
+	if (r == MEM_NOT_PRESENT) {
+		emu_sgl_fault_ahead(qp, rw->sge, rw->num_sge, end, qp->rwqe_len - end, true);
+		return R_FAULT;
+	}
+	return r == MEM_OK ? R_OK : R_LOCAL;
+}
+
 static enum resp_err recv_data(struct emu_qp *qp, const struct emu_pkt *pkt)
 {
+	enum resp_err e;
 	enum mem_result r;
 
 	if (!emu_qp_take_rwqe(qp))
@@ -200,14 +236,37 @@ static enum resp_err recv_data(struct emu_qp *qp, const struct emu_pkt *pkt)
 		return R_INVALID;
 	if (pkt->paylen > qp->rwqe_len - qp->rwqe_off)
 		return R_LEN;
-	r = emu_dma_write_sgl(qp, qp->rwqe->sge, qp->rwqe->num_sge, qp->rwqe_off, pkt->payload,
-			      pkt->paylen, qp->resp_msn, pkt->psn);
+	e = fault_in_recv(qp, pkt->paylen);
+	if (e)
+		return e;
+	r = emu_qp_mem(qp, emu_dma_write_sgl(qp, qp->rwqe->sge, qp->rwqe->num_sge, qp->rwqe_off,
+					     pkt->payload, pkt->paylen, qp->resp_msn, pkt->psn));
 	if (r == MEM_NOT_PRESENT)
-		return R_RNR;
+		return R_FAULT;
 	if (r != MEM_OK)
 		return R_LOCAL;
 	qp->rwqe_off += pkt->paylen;
 	return R_OK;
+}
+
+/* ODP: as fault_in_recv, for the packet of a WRITE at ref; on a fault the rest
+ * of the WRITE is asked for too. */
+static enum resp_err fault_in_write(struct emu_qp *qp, const struct mem_ref *ref, uint32_t len)
+{
+	struct mem_ref rest;
+	enum mem_result r;
+
+	if (!emu_odp_active(qp->dev) || !(ref->mr->access & EMU_ACCESS_ON_DEMAND))
+		return R_OK;
+	r = emu_qp_mem(qp, emu_mem_probe(qp->dev, ref, 0, len, true));
+	if (r == MEM_NOT_PRESENT) {
+		if (qp->resp_left > len &&
+		    emu_rkey_check(qp, qp->resp_rkey, qp->resp_va + len, qp->resp_left - len,
+				   EMU_ACCESS_REMOTE_WRITE, &rest) == MEM_OK)
+			emu_mem_fault_ahead(qp->dev, &rest, qp->resp_left - len, true);
+		return R_FAULT;
+	}
+	return r == MEM_OK ? R_OK : R_ACCESS;
 }
 
 static enum resp_err write_data(struct emu_qp *qp, const struct emu_pkt *pkt)
@@ -240,11 +299,14 @@ static enum resp_err write_data(struct emu_qp *qp, const struct emu_pkt *pkt)
 		return R_OK;
 	/* Checked again per packet: the region may have gone since the first one. */
 	e = remote_check(qp, qp->resp_rkey, qp->resp_va, pkt->paylen, EMU_ACCESS_REMOTE_WRITE, &ref);
+	if (!e)
+		e = fault_in_write(qp, &ref, pkt->paylen);
 	if (e)
 		return e;
-	r = emu_dma_write(qp, &ref, 0, pkt->payload, pkt->paylen, qp->resp_msn, pkt->psn);
+	r = emu_qp_mem(qp, emu_dma_write(qp, &ref, 0, pkt->payload, pkt->paylen, qp->resp_msn,
+					 pkt->psn));
 	if (r == MEM_NOT_PRESENT)
-		return R_RNR;
+		return R_FAULT;
 	if (r != MEM_OK)
 		return R_ACCESS;
 	qp->resp_va += pkt->paylen;
@@ -305,7 +367,8 @@ static void rc_fail(struct emu_qp *qp, const struct emu_pkt *pkt, enum resp_err 
 {
 	switch (e) {
 	case R_RNR:
-		rnr_nak(qp, pkt->psn);
+	case R_FAULT:
+		rnr_nak(qp, pkt->psn, e == R_FAULT);
 		break;
 	case R_LEN:
 		complete_recv_error(qp, EMU_WC_LOC_LEN_ERR);
@@ -384,9 +447,9 @@ static void rc_read(struct emu_qp *qp, const struct emu_pkt *pkt)
 			return;
 		}
 		/* Fault everything in before the first response goes out. */
-		r = emu_mem_probe(qp->dev, &ref, 0, len, false);
+		r = emu_qp_mem(qp, emu_mem_probe(qp->dev, &ref, 0, len, false));
 		if (r == MEM_NOT_PRESENT) {
-			rc_fail(qp, pkt, R_RNR);
+			rc_fail(qp, pkt, R_FAULT);
 			return;
 		}
 		if (r != MEM_OK) {
@@ -424,11 +487,13 @@ static void rc_atomic(struct emu_qp *qp, const struct emu_pkt *pkt)
 		rc_fail(qp, pkt, e);
 		return;
 	}
-	r = emu_mem_probe(qp->dev, &ref, 0, 8, true);
+	/* Present and writable before anything is read: an atomic that meets an
+	 * absent page is not executed at all, and runs once when retried. */
+	r = emu_qp_mem(qp, emu_mem_probe(qp->dev, &ref, 0, 8, true));
 	if (r == MEM_OK)
-		r = emu_mem_read(qp->dev, &ref, 0, &orig, 8);
+		r = emu_qp_mem(qp, emu_mem_read(qp->dev, &ref, 0, &orig, 8));
 	if (r != MEM_OK) {
-		rc_fail(qp, pkt, r == MEM_NOT_PRESENT ? R_RNR : R_ACCESS);
+		rc_fail(qp, pkt, r == MEM_NOT_PRESENT ? R_FAULT : R_ACCESS);
 		return;
 	}
 	if ((pkt->opcode & ~OPC_CLASS_MASK) == IB_OP_CMP_SWAP)
@@ -473,13 +538,22 @@ static void rc_duplicate(struct emu_qp *qp, const struct emu_pkt *pkt)
 	if (pkt->mask & OPM_READ) {
 		struct mem_ref ref;
 		uint32_t len = pkt->reth_len;
+		enum mem_result m = MEM_OK;
 
 		r = find_res(qp, pkt->psn, false);
 		if (!r || pkt->reth_rkey != r->rkey ||
 		    (len && remote_check(qp, pkt->reth_rkey, pkt->reth_va, len,
 					 EMU_ACCESS_REMOTE_READ, &ref) != R_OK))
 			return;
-		send_read_responses(qp, pkt->psn, len ? &ref : NULL, len);
+		/* The pages may have been invalidated since the first answer. */
+		if (len)
+			m = emu_qp_mem(qp, emu_mem_probe(qp->dev, &ref, 0, len, false));
+		if (m == MEM_NOT_PRESENT)
+			rnr_nak(qp, pkt->psn, true);
+		else if (m != MEM_OK)
+			rc_fail(qp, pkt, R_ACCESS);
+		else
+			send_read_responses(qp, pkt->psn, len ? &ref : NULL, len);
 		return;
 	}
 	if (pkt->mask & OPM_ATOMIC) {
@@ -556,8 +630,10 @@ static void resp_uc(struct emu_qp *qp, const struct emu_pkt *pkt)
 	if (e == R_OK && (pkt->mask & OPM_LAST))
 		e = finish_message(qp, pkt);
 	if (e) {
-		emu_count_drop(qp->dev, qp, e == R_RNR ? EMU_DROP_NO_RECV : EMU_DROP_LENGTH,
-			       pkt->opcode, pkt->psn);
+		/* No RNR on UC: a missing receive WQE or an absent page (asked for
+		 * already) loses the message. */
+		emu_count_drop(qp->dev, qp, e == R_RNR || e == R_FAULT ? EMU_DROP_NO_RECV :
+			       EMU_DROP_LENGTH, pkt->opcode, pkt->psn);
 		uc_abandon_message(qp);
 		return;
 	}
@@ -636,11 +712,16 @@ static void resp_ud(struct emu_qp *qp, const struct emu_pkt *pkt, const struct e
 		return;
 	}
 	build_grh(grh, ni, udp_len);
-	r = emu_dma_write_sgl(qp, qp->rwqe->sge, qp->rwqe->num_sge, 0, grh, 40, qp->resp_msn,
-			      pkt->psn);
+	r = MEM_OK;
+	if (emu_odp_active(qp->dev))
+		r = emu_sgl_probe(qp, qp->rwqe->sge, qp->rwqe->num_sge, 0, 40 + pkt->paylen, true);
 	if (r == MEM_OK)
-		r = emu_dma_write_sgl(qp, qp->rwqe->sge, qp->rwqe->num_sge, 40, pkt->payload,
-				      pkt->paylen, qp->resp_msn, pkt->psn);
+		r = emu_qp_mem(qp, emu_dma_write_sgl(qp, qp->rwqe->sge, qp->rwqe->num_sge, 0, grh,
+						     40, qp->resp_msn, pkt->psn));
+	if (r == MEM_OK)
+		r = emu_qp_mem(qp, emu_dma_write_sgl(qp, qp->rwqe->sge, qp->rwqe->num_sge, 40,
+						     pkt->payload, pkt->paylen, qp->resp_msn,
+						     pkt->psn));
 	if (r == MEM_NOT_PRESENT) {
 		/* UD has no RNR: the datagram is lost, the receive WQE waits for the next. */
 		emu_count_drop(qp->dev, qp, EMU_DROP_NO_RECV, pkt->opcode, pkt->psn);

@@ -4,9 +4,10 @@
  * with the on-demand-paging model, completion queues, and the emu_host_ops table of
  * a simulated device.
  *
- * ODP pages are counted from the start of the registered buffer, not from virtual
- * page boundaries: buffer addresses change from run to run, and the page a byte
- * falls in must not, or the faults (and the trace) would change with them.
+ * ODP pages are counted from the start of the registered buffer (implicit ODP:
+ * of each sim_alloc block), not from virtual page boundaries: buffer addresses
+ * change from run to run, and the page a byte falls in must not, or the faults
+ * (and the trace) would change with them.
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -41,6 +42,7 @@ void *sim_blocks_alloc(struct sim_block *head, size_t size)
 	b = calloc(1, sizeof(*b) + size);
 	if (!b)
 		return NULL;
+	b->u.l.size = size;
 	b->u.l.next = head;
 	b->u.l.prev = head->u.l.prev;
 	head->u.l.prev->u.l.next = b;
@@ -102,45 +104,163 @@ void *sim_alloc(struct sim *s, size_t len)
 	return sim_blocks_alloc(&s->mem, len);
 }
 
-/* ---- ODP page bitmap ---------------------------------------------------------------- */
+/* ---- ODP pages ---------------------------------------------------------------------- */
 
-static bool page_present(const struct sim_mr *mr, uint64_t page)
+static bool bit_get(const uint8_t *bits, uint64_t i)
 {
-	return mr->present[page / 8] & (1u << (page % 8));
+	return bits[i / 8] & (1u << (i % 8));
 }
 
-static void pages_set(struct sim_mr *mr, uint64_t off, uint64_t len, bool present)
+static void bit_put(uint8_t *bits, uint64_t i, bool on)
+{
+	if (on)
+		bits[i / 8] |= (uint8_t)(1u << (i % 8));
+	else
+		bits[i / 8] &= (uint8_t)~(1u << (i % 8));
+}
+
+static int space_init(struct sim *s, struct sim_odp_space *sp, uint8_t *base, uint64_t len)
+{
+	size_t bytes;
+
+	sp->base = base;
+	sp->len = len;
+	sp->npages = (len + SIM_PAGE_SIZE - 1) >> SIM_PAGE_SHIFT;
+	bytes = (size_t)(sp->npages + 7) / 8 + 1;
+	sp->present = sim_blocks_alloc(&s->mem, bytes);
+	sp->unbacked = sim_blocks_alloc(&s->mem, bytes);
+	return sp->present && sp->unbacked ? 0 : -SIM_ENOMEM;
+}
+
+enum page_op { PAGES_PRESENT, PAGES_ABSENT, PAGES_UNBACKED, PAGES_BACKED };
+
+/* Apply op to the pages of [off, off + len) of a space (clipped to it). */
+static void space_set(struct sim_odp_space *sp, uint64_t off, uint64_t len, enum page_op op)
 {
 	uint64_t first, last;
 
-	if (!mr->odp || !len || off >= mr->len)
+	if (!len || off >= sp->len)
 		return;
-	if (len > mr->len - off)
-		len = mr->len - off;
+	if (len > sp->len - off)
+		len = sp->len - off;
 	first = off >> SIM_PAGE_SHIFT;
 	last = (off + len - 1) >> SIM_PAGE_SHIFT;
 	for (uint64_t p = first; p <= last; p++) {
-		if (present)
-			mr->present[p / 8] |= (uint8_t)(1u << (p % 8));
-		else
-			mr->present[p / 8] &= (uint8_t)~(1u << (p % 8));
+		switch (op) {
+		case PAGES_PRESENT:
+		case PAGES_ABSENT:
+			bit_put(sp->present, p, op == PAGES_PRESENT);
+			break;
+		case PAGES_UNBACKED:
+		case PAGES_BACKED:
+			/* Memory that comes back is new memory: it faults in first. */
+			bit_put(sp->unbacked, p, op == PAGES_UNBACKED);
+			bit_put(sp->present, p, false);
+			break;
+		}
 	}
 }
 
-/* Bytes present from off on, at most want. */
-static uint64_t present_run(const struct sim_mr *mr, uint64_t off, uint64_t want)
+static bool page_usable(const struct sim_odp_space *sp, uint64_t page)
+{
+	return bit_get(sp->present, page) && !bit_get(sp->unbacked, page);
+}
+
+/* mr_map's answer for want bytes at off of a space: bytes usable from off on,
+ * EMU_MAP_NOT_PRESENT, or -EFAULT for an unbacked page. */
+static long space_map(const struct sim_odp_space *sp, uint64_t off, uint64_t want)
 {
 	uint64_t page = off >> SIM_PAGE_SHIFT;
 	uint64_t end = off + want;
 	uint64_t run_end;
 
-	if (!page_present(mr, page))
-		return 0;
-	while (page + 1 < mr->npages && ((page + 1) << SIM_PAGE_SHIFT) < end &&
-	       page_present(mr, page + 1))
+	if (bit_get(sp->unbacked, page))
+		return -SIM_EFAULT;
+	if (!bit_get(sp->present, page))
+		return EMU_MAP_NOT_PRESENT;
+	while (page + 1 < sp->npages && ((page + 1) << SIM_PAGE_SHIFT) < end &&
+	       page_usable(sp, page + 1))
 		page++;
 	run_end = (page + 1) << SIM_PAGE_SHIFT;
-	return (run_end < end ? run_end : end) - off;
+	run_end = (run_end < end ? run_end : end) - off;
+	return run_end > (uint64_t)LONG_MAX ? LONG_MAX : (long)run_end;
+}
+
+/* ---- implicit ODP: the address space is the memory of sim_alloc --------------------- */
+
+static bool space_holds(const struct sim_odp_space *sp, uint64_t addr)
+{
+	uint64_t base = (uint64_t)(uintptr_t)sp->base;
+
+	return addr >= base && addr - base < sp->len;
+}
+
+static struct sim_odp_space *new_child(struct sim_mr *mr, struct sim_block *b)
+{
+	struct sim *s = mr->dev->sim;
+	struct sim_odp_space *sp = sim_blocks_alloc(&s->mem, sizeof(*sp));
+
+	if (!sp || space_init(s, sp, (uint8_t *)(b + 1), b->u.l.size))
+		return NULL;
+	sp->id = mr->n_children++;
+	sp->next = mr->children;
+	mr->children = sp;
+	return sp;
+}
+
+/* The child of an implicit MR holding addr, made on first touch; NULL where no
+ * sim_alloc memory is (unbacked). */
+static struct sim_odp_space *implicit_space(struct sim_mr *mr, uint64_t addr)
+{
+	struct sim_block *head = &mr->dev->sim->mem;
+
+	if (mr->last_hit && space_holds(mr->last_hit, addr))
+		return mr->last_hit;
+	for (struct sim_odp_space *sp = mr->children; sp; sp = sp->next)
+		if (space_holds(sp, addr))
+			return mr->last_hit = sp;
+	for (struct sim_block *b = head->u.l.next; b != head; b = b->u.l.next) {
+		uint64_t base = (uint64_t)(uintptr_t)(b + 1);
+
+		if (addr >= base && addr - base < b->u.l.size)
+			return mr->last_hit = new_child(mr, b);
+	}
+	return NULL;
+}
+
+/* Apply op to [addr, addr + len) of an implicit MR: to every sim_alloc block the
+ * range touches (absent ones need no child: a new child starts absent). */
+static void implicit_set(struct sim_mr *mr, uint64_t addr, uint64_t len, enum page_op op)
+{
+	struct sim_block *head = &mr->dev->sim->mem;
+	uint64_t end = len > UINT64_MAX - addr ? UINT64_MAX : addr + len;
+	struct sim_block *b, *next;
+
+	for (b = head->u.l.next; b != head; b = next) {
+		uint64_t base = (uint64_t)(uintptr_t)(b + 1);
+		uint64_t lo, hi;
+		struct sim_odp_space *sp;
+
+		next = b->u.l.next;   /* a new child adds blocks at the tail: not visited */
+		if (base >= end || base + b->u.l.size <= addr || !b->u.l.size)
+			continue;
+		lo = addr > base ? addr : base;
+		hi = end < base + b->u.l.size ? end : base + b->u.l.size;
+		sp = op == PAGES_ABSENT ? NULL : implicit_space(mr, lo);
+		if (op == PAGES_ABSENT)
+			for (sp = mr->children; sp && !space_holds(sp, lo); sp = sp->next)
+				;
+		if (sp)
+			space_set(sp, lo - base, hi - lo, op);
+	}
+}
+
+static void mr_pages_set(struct sim_mr *mr, uint64_t off, uint64_t len, enum page_op op)
+{
+	if (mr->implicit)
+		implicit_set(mr, off, len, op);
+	else if (mr->odp)
+		space_set(&mr->space, off, len, op);
 }
 
 /* ---- memory regions ------------------------------------------------------------------- */
@@ -166,6 +286,21 @@ static bool mr_offset(const struct sim_mr *mr, uint64_t iova, uint64_t *off)
 	return false;
 }
 
+static long implicit_map(struct sim_mr *mr, uint64_t addr, uint64_t len, void **ptr)
+{
+	struct sim_odp_space *sp = implicit_space(mr, addr);
+	uint64_t off;
+	long got;
+
+	if (!sp)
+		return -SIM_EFAULT;
+	off = addr - (uint64_t)(uintptr_t)sp->base;
+	got = space_map(sp, off, sp->len - off < len ? sp->len - off : len);
+	if (got > 0)
+		*ptr = sp->base + off;
+	return got;
+}
+
 static long host_mr_map(void *host, void *mr_cookie, uint64_t iova, uint64_t len,
 			bool write, void **ptr)
 {
@@ -176,13 +311,17 @@ static long host_mr_map(void *host, void *mr_cookie, uint64_t iova, uint64_t len
 	(void)write;
 	if (!len)
 		return -SIM_EINVAL;
+	if (mr->implicit)
+		return implicit_map(mr, iova, len, ptr);
 	if (!mr_offset(mr, iova, &off))
 		return -SIM_EFAULT;
 	avail = mr->len - off < len ? mr->len - off : len;
 	if (mr->odp) {
-		avail = present_run(mr, off, avail);
-		if (!avail)
-			return EMU_MAP_NOT_PRESENT;
+		long got = space_map(&mr->space, off, avail);
+
+		if (got <= 0)
+			return got;
+		avail = (uint64_t)got;
 	}
 	if (avail > (uint64_t)LONG_MAX)
 		avail = (uint64_t)LONG_MAX;
@@ -199,10 +338,24 @@ static void host_fault(void *host, void *mr_cookie, uint64_t iova, uint64_t len,
 	uint64_t off = 0;
 
 	s->faults++;
-	if (!mr_offset(mr, iova, &off))
-		off = mr->len;    /* nothing to make present; still answer */
-	sim_tracef(s, "sim fault dev%u mr=%u off=%" PRIu64 " len=%" PRIu64 " %s",
-		   d->index, mr->id, off, len, write ? "write" : "read");
+	if (mr->implicit) {
+		/* Addresses change from run to run: the trace names the child. */
+		struct sim_odp_space *sp = implicit_space(mr, iova);
+
+		off = iova;
+		if (sp)
+			sim_tracef(s, "sim fault dev%u mr=%u child=%u off=%" PRIu64 " len=%"
+				   PRIu64 " %s", d->index, mr->id, sp->id,
+				   iova - (uint64_t)(uintptr_t)sp->base, len, write ? "write" : "read");
+		else
+			sim_tracef(s, "sim fault dev%u mr=%u unbacked len=%" PRIu64 " %s",
+				   d->index, mr->id, len, write ? "write" : "read");
+	} else {
+		if (!mr_offset(mr, iova, &off))
+			off = mr->len;    /* nothing to make present; still answer */
+		sim_tracef(s, "sim fault dev%u mr=%u off=%" PRIu64 " len=%" PRIu64 " %s",
+			   d->index, mr->id, off, len, write ? "write" : "read");
+	}
 	if (s->destroying)
 		return;
 	memset(&ev, 0, sizeof(ev));
@@ -221,9 +374,13 @@ void sim_fault_done(struct sim *s, struct sim_event *ev)
 	struct sim_mr *mr = ev->mr;
 	struct sim_dev *d = s->devs[ev->dst];
 
-	pages_set(mr, ev->off, ev->flen, true);
-	sim_tracef(s, "sim fault-done dev%u mr=%u off=%" PRIu64 " len=%" PRIu64,
-		   d->index, mr->id, ev->off, ev->flen);
+	mr_pages_set(mr, ev->off, ev->flen, PAGES_PRESENT);
+	if (mr->implicit)
+		sim_tracef(s, "sim fault-done dev%u mr=%u len=%" PRIu64, d->index, mr->id,
+			   ev->flen);
+	else
+		sim_tracef(s, "sim fault-done dev%u mr=%u off=%" PRIu64 " len=%" PRIu64,
+			   d->index, mr->id, ev->off, ev->flen);
 	emu_dev_mem_ready(d->emu);
 }
 
@@ -243,16 +400,16 @@ int sim_reg_mr(struct sim_dev *d, struct emu_pd *pd, void *buf, size_t len,
 	mr->len = len;
 	mr->odp = access & EMU_ACCESS_ON_DEMAND;
 	mr->zero_based = access & EMU_ACCESS_ZERO_BASED;
-	if (mr->odp) {
-		/* Implicit ODP (the whole address space) has no buffer to page. */
+	mr->implicit = mr->odp && !buf && len == SIZE_MAX;
+	if (mr->odp && !mr->implicit) {
 		if (!buf || len > ((uint64_t)1 << 40))
-			return -SIM_EOPNOTSUPP;
-		mr->npages = (len + SIM_PAGE_SIZE - 1) >> SIM_PAGE_SHIFT;
-		mr->present = sim_blocks_alloc(&s->mem, (size_t)(mr->npages + 7) / 8 + 1);
-		if (!mr->present)
-			return -SIM_ENOMEM;
+			return -SIM_EINVAL;
+		rc = space_init(s, &mr->space, buf, len);
+		if (rc)
+			return rc;
 	}
-	rc = emu_reg_mr(pd, (uint64_t)(uintptr_t)buf, len, access, mr, &mr->emu);
+	rc = emu_reg_mr(pd, (uint64_t)(uintptr_t)buf, mr->implicit ? UINT64_MAX : len, access,
+			mr, &mr->emu);
 	if (rc)
 		return rc;
 	mr->alive = true;
@@ -273,15 +430,60 @@ static struct sim_mr *find_mr(struct sim_dev *d, const struct emu_mr *emu)
 	return NULL;
 }
 
+/* The engine's iova of byte offset off of an MR (implicit: off is the address). */
+static uint64_t mr_iova(const struct sim_mr *mr, uint64_t off)
+{
+	if (mr->implicit || mr->zero_based)
+		return off;
+	return (uint64_t)(uintptr_t)mr->buf + off;
+}
+
+/* Offsets of an implicit MR are addresses: not for the trace. */
+static void trace_range(struct sim_dev *d, const char *what, const struct sim_mr *mr,
+			uint64_t off, uint64_t len)
+{
+	if (mr->implicit)
+		sim_tracef(d->sim, "sim %s dev%u mr=%u len=%" PRIu64, what, d->index, mr->id, len);
+	else
+		sim_tracef(d->sim, "sim %s dev%u mr=%u off=%" PRIu64 " len=%" PRIu64, what,
+			   d->index, mr->id, off, len);
+}
+
 void sim_mr_invalidate(struct sim_dev *d, struct emu_mr *emu, uint64_t off, uint64_t len)
 {
 	struct sim_mr *mr = find_mr(d, emu);
 
-	if (!mr)
+	if (!mr || !mr->odp)
 		return;
-	pages_set(mr, off, len, false);
-	sim_tracef(d->sim, "sim invalidate dev%u mr=%u off=%" PRIu64 " len=%" PRIu64,
-		   d->index, mr->id, off, len);
+	/* What the DMA layer holds for the range lands while it is still there. */
+	if (mr->alive || !mr->tracked)
+		(void)emu_mr_invalidate(mr->emu, mr_iova(mr, off), len);
+	mr_pages_set(mr, off, len, PAGES_ABSENT);
+	trace_range(d, "invalidate", mr, off, len);
+}
+
+int sim_mr_set_unbacked(struct sim_dev *d, struct emu_mr *emu, uint64_t off, uint64_t len,
+			bool unbacked)
+{
+	struct sim_mr *mr = find_mr(d, emu);
+
+	if (!mr || !mr->odp)
+		return -SIM_EINVAL;
+	if (unbacked && (mr->alive || !mr->tracked))
+		(void)emu_mr_invalidate(mr->emu, mr_iova(mr, off), len);
+	mr_pages_set(mr, off, len, unbacked ? PAGES_UNBACKED : PAGES_BACKED);
+	trace_range(d, unbacked ? "unback" : "back", mr, off, len);
+	return 0;
+}
+
+void sim_mr_make_present(struct sim_dev *d, struct emu_mr *emu, uint64_t off, uint64_t len)
+{
+	struct sim_mr *mr = find_mr(d, emu);
+
+	if (!mr || !mr->odp)
+		return;
+	mr_pages_set(mr, off, len, PAGES_PRESENT);
+	trace_range(d, "present", mr, off, len);
 }
 
 void sim_set_fault_delay(struct sim *s, uint64_t fault_delay_ns)

@@ -97,10 +97,29 @@ int sim_reg_mr(struct sim_dev *d, struct emu_pd *pd, void *buf, size_t len,
  * starts with every 4 KiB page absent. An access to an absent page makes the
  * engine call fault(); the simulation makes the range present after
  * fault_delay_ns of virtual time and calls emu_dev_mem_ready().
+ *
+ * Implicit ODP: sim_reg_mr(d, pd, NULL, SIZE_MAX, access | EMU_ACCESS_ON_DEMAND)
+ * registers the whole address space (iova 0, length UINT64_MAX). Its memory is
+ * what sim_alloc handed out: each block is paged from its own start (a "child",
+ * made on first touch, numbered in that order in traces); an address outside
+ * every sim_alloc block is not backed (mr_map answers -EFAULT). For an
+ * implicit MR, the off of the calls below is the address itself.
+ *
+ * Pages of an ODP MR count from byte offset off (explicit MRs: from the start of
+ * the buffer, whatever the iova).
  */
 void sim_set_fault_delay(struct sim *s, uint64_t fault_delay_ns);
-/* Mark pages of an ODP MR absent (an invalidation), from byte offset off. */
+/* Mark pages of an ODP MR absent (an invalidation): what the engine's DMA layer
+ * holds for them lands first (emu_mr_invalidate); the next access faults. */
 void sim_mr_invalidate(struct sim_dev *d, struct emu_mr *mr, uint64_t off, uint64_t len);
+/* Mark pages of an ODP MR not backed by memory (unbacked true: mr_map answers
+ * -EFAULT, an access error) or backed again (absent until faulted in). -EINVAL
+ * if mr is not an ODP MR of d. */
+int  sim_mr_set_unbacked(struct sim_dev *d, struct emu_mr *mr, uint64_t off, uint64_t len,
+			 bool unbacked);
+/* Make pages of an ODP MR present at once, without a fault (a test's setup). */
+void sim_mr_make_present(struct sim_dev *d, struct emu_mr *mr, uint64_t off, uint64_t len);
+/* fault() requests the simulation received (engine faults and prefetches). */
 uint64_t sim_fault_count(const struct sim *s);
 
 /* ---- completion queues ------------------------------------------------------------ */

@@ -41,6 +41,7 @@ struct sim_block {
 		struct {
 			struct sim_block *prev, *next;
 			bool *dead_flag;
+			size_t size;      /* bytes after the header */
 		} l;
 		max_align_t align;
 	} u;
@@ -111,18 +112,37 @@ struct sim_cq {
 	struct sim_cq *next;
 };
 
+/*
+ * ODP pages of one piece of memory: the buffer of an explicit ODP MR, or one
+ * sim_alloc block reached through an implicit MR (its "child", as mlx5 builds
+ * child MRs of an implicit one on demand). Pages count from the start of the
+ * piece, so that they do not depend on where malloc put it.
+ */
+struct sim_odp_space {
+	uint8_t *base;
+	uint64_t len;
+	uint64_t npages;
+	uint32_t id;              /* implicit: order of creation, for traces */
+	uint8_t *present;         /* one bit per 4 KiB page */
+	uint8_t *unbacked;        /* one bit per page: access error (sim_mr_set_unbacked) */
+	struct sim_odp_space *next;
+};
+
 struct sim_mr {
 	struct sim_dev *dev;
 	uint32_t id;              /* per device, for traces (no pointers there) */
 	uint8_t *buf;
 	uint64_t len;
 	bool odp;
+	bool implicit;            /* ODP over the whole address space (buf NULL) */
 	bool zero_based;
 	bool alive;
 	bool tracked;
 	struct emu_mr *emu;
-	uint8_t *present;         /* ODP: one bit per 4 KiB page from buf */
-	uint64_t npages;
+	struct sim_odp_space space;      /* explicit ODP: the buffer's pages */
+	struct sim_odp_space *children;  /* implicit: the blocks reached so far */
+	struct sim_odp_space *last_hit;  /* implicit: lookup cache */
+	uint32_t n_children;
 	struct sim_mr *next;
 };
 

@@ -176,6 +176,12 @@ void scen_print_counters(FILE *f, const char *prefix, const struct emu_counters 
 		c->tx_naks, c->rx_naks, c->tx_rnr_naks, c->rx_rnr_naks, c->retransmits,
 		c->timeouts, c->duplicate_requests, c->seq_errors, c->rx_drops,
 		c->page_faults);
+	if (c->page_faults || c->odp_stalls || c->odp_rnr_naks || c->odp_invalidations ||
+	    c->odp_prefetches || c->odp_unbacked)
+		fprintf(f, "%s  odp: stalls %" PRIu64 " rnr_naks %" PRIu64 " invalidations %"
+			PRIu64 " prefetches %" PRIu64 " unbacked %" PRIu64 "\n", prefix,
+			c->odp_stalls, c->odp_rnr_naks, c->odp_invalidations,
+			c->odp_prefetches, c->odp_unbacked);
 	for (int r = 0; r < EMU_DROP_REASONS; r++)
 		if (c->drops[r])
 			fprintf(f, "%s  drop %s: %" PRIu64 "\n", prefix,
