@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "explore.h"
+#include "timeline.h"
 
 #define EXIT_USAGE   2
 #define MAX_JOBS     256
@@ -35,6 +36,7 @@
 struct explore_opts {
 	uint64_t first, last;
 	const char *order;
+	const char *timeline;      /* --timeline FILE: picture of the failing seed */
 	unsigned jobs;
 	double timeout_s;          /* 0: none */
 	char **prog_argv;          /* NULL-terminated, prog_argv[0] as given */
@@ -78,7 +80,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: softhca explore --seeds A..B [--order POLICY] [--jobs N] [--timeout S]\n"
-		"                       -- PROGRAM ARGS\n\n"
+		"                       [--timeline FILE.svg|FILE.html] -- PROGRAM ARGS\n\n"
 		"Runs PROGRAM once per seed from A to B with SOFTHCA_SEED=seed (and\n"
 		"SOFTHCA_ORDER=POLICY with --order) in its environment, and stops at the first\n"
 		"seed that fails: non-zero exit, death by a signal or, with --timeout, running\n"
@@ -90,6 +92,9 @@ static void usage(FILE *f)
 		"  --jobs N        run N seeds at a time, 1 to %d (default 1); the seed\n"
 		"                  reported is still the smallest failing one\n"
 		"  --timeout S     a seed running longer than S seconds fails (default: none)\n"
+		"  --timeline FILE replay the failing seed once more with SOFTHCA_TRACE=FILE.trace\n"
+		"                  and draw that trace into FILE (as `softhca timeline`: .html\n"
+		"                  or .htm a page, else SVG): one lane per device and QP\n"
 		"  --help          this text\n\n"
 		"Progress goes to stderr: a bar on a terminal, otherwise a line per 10%%.\n"
 		"Exit status: 0 if every seed passed, 1 if one failed, 2 on a usage error.\n",
@@ -218,6 +223,10 @@ static int parse(int argc, char **argv, struct explore_opts *o)
 			if (!*v || *end || errno || *v == '-' || n < 1 || n > MAX_JOBS)
 				return bad("invalid --jobs value '%s': want 1 to 256", v);
 			o->jobs = (unsigned)n;
+		} else if ((v = option_value(argc, argv, &i, "--timeline"))) {
+			if (!*v)
+				return bad("%s", "--timeline needs a file name");
+			o->timeline = v;
 		} else if ((v = option_value(argc, argv, &i, "--timeout"))) {
 			errno = 0;
 			o->timeout_s = strtod(v, &end);
@@ -312,7 +321,8 @@ static void progress_end(struct progress *p)
 
 /* ---- running the seeds --------------------------------------------------------------- */
 
-static pid_t start_seed(const struct explore_opts *o, uint64_t seed, FILE *out)
+static pid_t start_seed(const struct explore_opts *o, uint64_t seed, FILE *out,
+		       const char *trace)
 {
 	pid_t pid;
 	char text[24];
@@ -328,6 +338,8 @@ static pid_t start_seed(const struct explore_opts *o, uint64_t seed, FILE *out)
 	setenv("SOFTHCA_SEED", text, 1);
 	if (o->order)
 		setenv("SOFTHCA_ORDER", o->order, 1);
+	if (trace)
+		setenv("SOFTHCA_TRACE", trace, 1);
 	int null = open("/dev/null", O_RDONLY);
 
 	if (null >= 0)
@@ -454,7 +466,7 @@ static int start_next(struct run_state *r, const struct explore_opts *o)
 	j->out = out;
 	j->timed_out = false;
 	j->deadline = o->timeout_s > 0 ? now_s() + o->timeout_s : 0;
-	j->pid = start_seed(o, j->seed, out);
+	j->pid = start_seed(o, j->seed, out, NULL);
 	if (j->pid < 0) {
 		fprintf(stderr, "softhca explore: fork: %s\n", strerror(errno));
 		fclose(out);
@@ -524,6 +536,91 @@ static int run_seeds(struct run_state *r, const struct explore_opts *o)
 	return 0;
 }
 
+/* ---- the picture of the failing seed ---------------------------------------------------- */
+
+/* Run seed once more, alone, writing its trace; its wait status, or -1. */
+static int replay_traced(const struct explore_opts *o, uint64_t seed, const char *trace,
+			 bool *timed_out)
+{
+	const struct timespec pause = { 0, POLL_NS };
+	double deadline = o->timeout_s > 0 ? now_s() + o->timeout_s : 0;
+	FILE *out = tmpfile();
+	int status;
+	pid_t pid;
+
+	*timed_out = false;
+	if (!out)
+		return -1;
+	pid = start_seed(o, seed, out, trace);
+	fclose(out);
+	if (pid < 0)
+		return -1;
+	setpgid(pid, pid);
+	for (;;) {
+		pid_t got = waitpid(pid, &status, WNOHANG);
+
+		if (got == pid)
+			return status;
+		if (got < 0 && errno != EINTR)
+			return -1;
+		if (interrupted || (deadline > 0 && now_s() > deadline)) {
+			*timed_out = !interrupted;
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return status;
+		}
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* FILE.trace next to the picture; 0, or 1 with the reason on stderr. */
+static int draw_failing_seed(const struct explore_opts *o, uint64_t seed)
+{
+	char trace[PATH_MAX], caption[PATH_MAX + 64];
+	struct failure again = { .seed = seed };
+	struct stat st;
+	int status;
+
+	if ((size_t)snprintf(trace, sizeof(trace), "%s.trace", o->timeline) >= sizeof(trace)) {
+		fprintf(stderr, "softhca explore: --timeline %s: name too long\n", o->timeline);
+		return 1;
+	}
+	/* The host appends to the trace: start from nothing. */
+	if (unlink(trace) && errno != ENOENT) {
+		fprintf(stderr, "softhca explore: cannot remove %s: %s\n", trace, strerror(errno));
+		return 1;
+	}
+	status = replay_traced(o, seed, trace, &again.timed_out);
+	if (status == -1 && !again.timed_out) {
+		fprintf(stderr, "softhca explore: cannot replay seed %" PRIu64 ": %s\n", seed,
+			strerror(errno));
+		return 1;
+	}
+	again.status = status;
+	printf("timeline: seed %" PRIu64 " replayed with SOFTHCA_TRACE=%s: ", seed, trace);
+	if (!again.timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		printf("it passed this time (the failure did not reproduce)\n");
+	else {
+		printf("failed again (");
+		describe(stdout, &again, o->timeout_s);
+		printf(")\n");
+	}
+	if (stat(trace, &st) || st.st_size == 0) {
+		fprintf(stderr, "softhca explore: the replay wrote no trace to %s: does PROGRAM run "
+			"a verbs program under `softhca run` (which honours SOFTHCA_TRACE)?\n",
+			trace);
+		return 1;
+	}
+	fflush(stdout);
+	snprintf(caption, sizeof(caption), "seed %" PRIu64 "%s%s: %s", seed,
+		 o->order ? ", order " : "", o->order ? o->order : "", trace);
+	if (softhca_timeline_draw(trace, o->timeline, caption))
+		return 1;
+	printf("timeline: %s\n", o->timeline);
+	return 0;
+}
+
 int softhca_explore_main(int argc, char **argv)
 {
 	struct explore_opts o;
@@ -567,6 +664,8 @@ int softhca_explore_main(int argc, char **argv)
 			printf("); it is the first seed of the range\n");
 		printf("replay: ");
 		print_replay(stdout, &o, r->fail.seed);
+		if (o.timeline)
+			draw_failing_seed(&o, r->fail.seed);
 		free(r);
 		return 1;
 	}

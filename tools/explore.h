@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /*
  * tools/explore.h - `softhca explore --seeds A..B [--order POLICY] [--jobs N]
- * [--timeout S] -- PROGRAM ARGS`: run PROGRAM once per seed (SOFTHCA_SEED, and
- * SOFTHCA_ORDER when given, in its environment), stop at the first failing seed
- * and print the command line that replays it.
+ * [--timeout S] [--timeline FILE] -- PROGRAM ARGS`: run PROGRAM once per seed
+ * (SOFTHCA_SEED, and SOFTHCA_ORDER when given, in its environment), stop at the
+ * first failing seed and print the command line that replays it; with
+ * --timeline, replay it with SOFTHCA_TRACE=FILE.trace and draw FILE from it.
  */
 #ifndef SOFTHCA_TOOLS_EXPLORE_H
 #define SOFTHCA_TOOLS_EXPLORE_H

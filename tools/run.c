@@ -49,6 +49,9 @@ enum run_opt_id {
 	OPT_TRACE,
 	OPT_STATS,
 	OPT_NO_PROGRESS_THREAD,
+	OPT_ODP_PREFAULT,
+	OPT_ODP_FAULT_DELAY,
+	OPT_ODP_INVALIDATE,
 	OPT_COUNT
 };
 
@@ -94,6 +97,17 @@ static const struct run_opt run_opts[OPT_COUNT] = {
 	[OPT_NO_PROGRESS_THREAD] = { "no-progress-thread", "SOFTHCA_PROGRESS_THREAD", NULL, "0",
 				     "no progress thread: the device advances only\n"
 				     "inside verbs calls (post, poll, get_cq_event)" },
+	[OPT_ODP_PREFAULT] = { "odp-prefault", "SOFTHCA_ODP_PREFAULT", NULL, "1",
+			       "on-demand paging: pages of ODP MRs start present\n"
+			       "(default: the first touch of a page faults)" },
+	[OPT_ODP_FAULT_DELAY] = { "odp-fault-delay", "SOFTHCA_ODP_FAULT_DELAY", "US", NULL,
+				  "on-demand paging: resolve each page fault US\n"
+				  "microseconds after the device asks (0 to 10000000,\n"
+				  "default 0)" },
+	[OPT_ODP_INVALIDATE] = { "odp-invalidate", "SOFTHCA_ODP_INVALIDATE", "N", NULL,
+				 "on-demand paging: one ODP access in N (drawn from\n"
+				 "the seed) invalidates the pages of its MR, which\n"
+				 "fault again; N >= 2, 0 = never (default)" },
 };
 
 struct run_value {
@@ -192,7 +206,9 @@ static void usage(FILE *out)
 		"  softhca run -- ibv_devinfo -v\n"
 		"  softhca run --addr 127.0.0.2 -- ibv_rc_pingpong -g 0\n"
 		"  softhca run --addr 127.0.0.3 -- ibv_rc_pingpong -g 0 127.0.0.1\n"
-		"  softhca run --netdev eth0 --pcap /tmp/sh0.pcap -- ib_write_bw -d sh0 -x 0\n",
+		"  softhca run --netdev eth0 --pcap /tmp/sh0.pcap -- ib_write_bw -d sh0 -x 0\n"
+		"  softhca run --odp-fault-delay 200 --odp-invalidate 50 --seed 7 \\\n"
+		"      --stats /tmp/odp.txt -- ib_write_bw -d sh0 -x 0 --odp\n",
 		"-v, --verbose", "-h, --help", RUN_LIBDIR_ENV, "", "", "");
 }
 
@@ -289,6 +305,43 @@ static bool check_order(const struct run_value *rv)
 	}
 	value_err(rv, "unknown ordering policy (strict, cqe-first, relaxed or mix)");
 	return false;
+}
+
+static bool check_odp_prefault(const struct run_value *rv)
+{
+	if (strcmp(rv->value, "0") != 0 && strcmp(rv->value, "1") != 0) {
+		value_err(rv, "must be 0 (first touch faults) or 1 (pages start present)");
+		return false;
+	}
+	return true;
+}
+
+/* The limits of provider/usermode/uhost.h (UH_ODP_*). */
+#define RUN_ODP_DELAY_MAX_US 10000000ull
+#define RUN_ODP_INVALIDATE_MIN 2ull
+
+static bool check_odp_delay(const struct run_value *rv)
+{
+	uint64_t n;
+
+	if (!parse_u64(rv->value, false, &n) || n > RUN_ODP_DELAY_MAX_US) {
+		value_err(rv, "not a fault delay in microseconds (0 to %llu)",
+			  RUN_ODP_DELAY_MAX_US);
+		return false;
+	}
+	return true;
+}
+
+static bool check_odp_invalidate(const struct run_value *rv)
+{
+	uint64_t n;
+
+	if (!parse_u64(rv->value, false, &n) || (n && n < RUN_ODP_INVALIDATE_MIN)) {
+		value_err(rv, "not 0 (never) or N >= %llu (one ODP access in N invalidates)",
+			  RUN_ODP_INVALIDATE_MIN);
+		return false;
+	}
+	return true;
 }
 
 static bool check_progress(const struct run_value *rv)
@@ -795,6 +848,12 @@ static bool check_values(struct run_ctx *c)
 	if (v[OPT_ORDER].value && !check_order(&v[OPT_ORDER]))
 		return false;
 	if (v[OPT_NO_PROGRESS_THREAD].value && !check_progress(&v[OPT_NO_PROGRESS_THREAD]))
+		return false;
+	if (v[OPT_ODP_PREFAULT].value && !check_odp_prefault(&v[OPT_ODP_PREFAULT]))
+		return false;
+	if (v[OPT_ODP_FAULT_DELAY].value && !check_odp_delay(&v[OPT_ODP_FAULT_DELAY]))
+		return false;
+	if (v[OPT_ODP_INVALIDATE].value && !check_odp_invalidate(&v[OPT_ODP_INVALIDATE]))
 		return false;
 	if (v[OPT_PCAP].value) {
 		if (!check_out_file(&v[OPT_PCAP], c->pcap_path, sizeof(c->pcap_path)))

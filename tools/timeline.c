@@ -83,14 +83,18 @@ struct trace {
 
 struct timeline_opts {
 	const char *in, *out;
+	const char *caption;       /* what the picture says it shows; NULL: the trace's name */
 	bool html;
+	bool decisions;            /* the decision listing instead of a picture */
+	bool max_given;
 	size_t max_events;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: softhca timeline TRACE [-o OUT.svg|OUT.html] [--max-events N]\n\n"
+		"usage: softhca timeline TRACE [-o OUT.svg|OUT.html] [--max-events N]\n"
+		"       softhca timeline --decisions TRACE [-o OUT.txt]\n\n"
 		"Reads a trace written by the simulator (sim_trace_to, `t=... devN kind ...`\n"
 		"lines) or by the user-mode host (SOFTHCA_TRACE / softhca run --trace, the same\n"
 		"lines without t=) and draws one lane per (device, QP): packets, DMA writes\n"
@@ -100,6 +104,12 @@ static void usage(FILE *f)
 		"  -o FILE          write to FILE (.html or .htm: a self-contained page with the\n"
 		"                   SVG inline; anything else: SVG); default: SVG on stdout\n"
 		"  --max-events N   draw at most N events (default %u)\n"
+		"  --decisions      no picture: list the HCA's decisions (dma-hold, dma-write,\n"
+		"                   dma-cqe-first and cqe records), one per line without\n"
+		"                   times, sorted by device, QP, WR, PSN, kind and values.\n"
+		"                   Two runs with the same seed and order list the same\n"
+		"                   decisions; packets, ACK coalescing and when held data\n"
+		"                   lands depend on scheduling and are left out.\n"
 		"  --help           this text\n\n"
 		"Exit status: 0 on success, 1 if the trace cannot be read or the picture\n"
 		"written, 2 on a usage error.\n", DEFAULT_MAX);
@@ -136,6 +146,8 @@ static int parse_args(int argc, char **argv, struct timeline_opts *o)
 			if (i + 1 >= argc || !*argv[i + 1])
 				return bad("option %s needs a file name", a);
 			o->out = argv[++i];
+		} else if (strcmp(a, "--decisions") == 0) {
+			o->decisions = true;
 		} else if (strcmp(a, "--max-events") == 0) {
 			char *end;
 			unsigned long long n;
@@ -148,6 +160,7 @@ static int parse_args(int argc, char **argv, struct timeline_opts *o)
 				return bad("invalid --max-events value '%s': want 1 to 10000000",
 					   argv[i]);
 			o->max_events = (size_t)n;
+			o->max_given = true;
 		} else if (a[0] == '-' && a[1]) {
 			return bad("unknown option '%s'", a);
 		} else if (o->in) {
@@ -158,6 +171,10 @@ static int parse_args(int argc, char **argv, struct timeline_opts *o)
 	}
 	if (!o->in)
 		return bad("%s", "no trace file given");
+	if (o->decisions && o->max_given)
+		return bad("%s", "--decisions lists every decision: no --max-events");
+	if (o->decisions)
+		o->max_events = SIZE_MAX;
 	o->html = o->out && (ends_with(o->out, ".html") || ends_with(o->out, ".htm"));
 	return 0;
 }
@@ -345,6 +362,67 @@ static size_t lane_index(const struct trace *tr, const struct event *e)
 	return l ? (size_t)(l - tr->lanes) : 0;
 }
 
+/* ---- the decision listing ------------------------------------------------------------- */
+
+/*
+ * The records that are the HCA's decisions: where each write went and when it
+ * became visible relative to its CQE (held, reordered, after the CQE), and the
+ * completions. Left out: packets (how they batch through a socket, and with it
+ * ACK coalescing, depends on scheduling), state changes, timers, and
+ * dma-deferral (how many held writes one verbs call happens to land).
+ */
+static bool is_decision(uint16_t kind)
+{
+	static const char *const names[] = { "dma-hold", "dma-write", "dma-cqe-first", "cqe" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(kinds[kind].name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+#define CMP_FIELD(x, y) do { if ((x) != (y)) return (x) < (y) ? -1 : 1; } while (0)
+
+/* A total order on everything a decision line shows, so the listing of a set of
+ * decisions is one text whatever order the trace had them in. */
+static int decision_cmp(const void *p, const void *q)
+{
+	const struct event *a = p, *b = q;
+
+	CMP_FIELD(a->dev, b->dev);
+	CMP_FIELD(a->qpn, b->qpn);
+	CMP_FIELD(a->wr, b->wr);
+	CMP_FIELD(a->psn, b->psn);
+	CMP_FIELD(a->kind, b->kind);
+	CMP_FIELD(a->a, b->a);
+	CMP_FIELD(a->b, b->b);
+	CMP_FIELD(a->op, b->op);
+	return strcmp(a->extra, b->extra);
+}
+
+static size_t keep_decisions(struct trace *tr)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < tr->n; i++)
+		if (is_decision(tr->ev[i].kind))
+			tr->ev[n++] = tr->ev[i];
+	tr->n = n;
+	qsort(tr->ev, tr->n, sizeof(*tr->ev), decision_cmp);
+	return n;
+}
+
+static void write_decisions(FILE *f, const struct trace *tr)
+{
+	for (size_t i = 0; i < tr->n; i++) {
+		const struct event *e = &tr->ev[i];
+
+		fprintf(f, "dev%u %s qpn=%u psn=%u op=0x%02x wr=%" PRIu64 " a=%" PRIu64
+			" b=%" PRIu64 "%s%s\n", e->dev, kinds[e->kind].name, e->qpn, e->psn,
+			e->op, e->wr, e->a, e->b, e->extra[0] ? " " : "", e->extra);
+	}
+}
+
 /* ---- drawing --------------------------------------------------------------------------- */
 
 static void put_escaped(FILE *f, const char *s)
@@ -495,13 +573,16 @@ static int write_output(const struct timeline_opts *o, const struct trace *tr)
 		fprintf(stderr, "softhca timeline: cannot write %s: %s\n", o->out, strerror(errno));
 		return 1;
 	}
-	if (o->html) {
+	if (o->decisions) {
+		write_decisions(f, tr);
+	} else if (o->html) {
 		fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 			"<title>softhca timeline</title></head>\n<body>\n");
 	} else {
 		fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
 	}
-	write_svg(f, tr, o->in);
+	if (!o->decisions)
+		write_svg(f, tr, o->caption ? o->caption : o->in);
 	if (o->html)
 		fprintf(f, "</body></html>\n");
 	bad_write = ferror(f);
@@ -516,37 +597,62 @@ static int write_output(const struct timeline_opts *o, const struct trace *tr)
 	return 0;
 }
 
+/* Read o->in, write o->out: the picture or the decision listing. 0, or 1 on an
+ * I/O error. */
+static int timeline_run(const struct timeline_opts *o)
+{
+	struct trace tr;
+	FILE *in;
+	int ret;
+
+	memset(&tr, 0, sizeof(tr));
+	in = strcmp(o->in, "-") == 0 ? stdin : fopen(o->in, "r");
+	if (!in) {
+		fprintf(stderr, "softhca timeline: cannot read %s: %s\n", o->in, strerror(errno));
+		return 1;
+	}
+	ret = read_trace(in, &tr, o->max_events);
+	if (in != stdin)
+		fclose(in);
+	if (!ret && o->decisions)
+		keep_decisions(&tr);
+	if (ret || build_lanes(&tr)) {
+		fprintf(stderr, "softhca timeline: reading %s failed\n", o->in);
+		ret = 1;
+	} else {
+		ret = write_output(o, &tr);
+	}
+	if (!ret)
+		fprintf(stderr, "softhca timeline: %zu %s in %zu lanes from %" PRIu64
+			" lines (%" PRIu64 " wire/sim lines, %" PRIu64 " unknown lines skipped%s)"
+			"%s%s\n", tr.n, o->decisions ? "decisions" : "events", tr.n_lanes,
+			tr.lines, tr.skipped_other, tr.skipped_unknown,
+			tr.dropped_over_max ? ", events past --max-events not drawn" : "",
+			o->out ? " -> " : "", o->out ? o->out : "");
+	free(tr.ev);
+	free(tr.lanes);
+	return ret;
+}
+
+int softhca_timeline_draw(const char *trace, const char *out, const char *caption)
+{
+	struct timeline_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.in = trace;
+	o.out = out;
+	o.caption = caption;
+	o.max_events = DEFAULT_MAX;
+	o.html = out && (ends_with(out, ".html") || ends_with(out, ".htm"));
+	return timeline_run(&o);
+}
+
 int softhca_timeline_main(int argc, char **argv)
 {
 	struct timeline_opts o;
-	struct trace tr;
-	FILE *in;
 	int ret = parse_args(argc, argv, &o);
 
 	if (ret)
 		return ret < 0 ? 0 : ret;
-	memset(&tr, 0, sizeof(tr));
-	in = strcmp(o.in, "-") == 0 ? stdin : fopen(o.in, "r");
-	if (!in) {
-		fprintf(stderr, "softhca timeline: cannot read %s: %s\n", o.in, strerror(errno));
-		return 1;
-	}
-	ret = read_trace(in, &tr, o.max_events);
-	if (in != stdin)
-		fclose(in);
-	if (ret || build_lanes(&tr)) {
-		fprintf(stderr, "softhca timeline: reading %s failed\n", o.in);
-		ret = 1;
-	} else {
-		ret = write_output(&o, &tr);
-	}
-	if (!ret)
-		fprintf(stderr, "softhca timeline: %zu events in %zu lanes from %" PRIu64
-			" lines (%" PRIu64 " wire/sim lines, %" PRIu64 " unknown lines skipped%s)"
-			"%s%s\n", tr.n, tr.n_lanes, tr.lines, tr.skipped_other,
-			tr.skipped_unknown, tr.dropped_over_max ? ", events past --max-events "
-			"not drawn" : "", o.out ? " -> " : "", o.out ? o.out : "");
-	free(tr.ev);
-	free(tr.lanes);
-	return ret;
+	return timeline_run(&o);
 }

@@ -251,6 +251,37 @@ static int read_switches(struct uh_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * On-demand paging: SOFTHCA_ODP_PREFAULT (0 or 1), SOFTHCA_ODP_FAULT_DELAY
+ * (microseconds), SOFTHCA_ODP_INVALIDATE (one access in N; 0 = never).
+ */
+static int read_odp(struct uh_config *cfg, char *err, size_t errlen)
+{
+	const char *v;
+	uint64_t n;
+
+	if ((v = env("SOFTHCA_ODP_PREFAULT"))) {
+		if (strcmp(v, "0") && strcmp(v, "1"))
+			return fail(err, errlen, "SOFTHCA_ODP_PREFAULT=%s: not 0 (first touch "
+				    "faults) or 1 (pages start present)", v);
+		cfg->odp_prefault = v[0] == '1';
+	}
+	if ((v = env("SOFTHCA_ODP_FAULT_DELAY"))) {
+		if (!parse_range(v, 0, UH_ODP_FAULT_DELAY_MAX_US, &n))
+			return fail(err, errlen, "SOFTHCA_ODP_FAULT_DELAY=%s: not a delay in "
+				    "microseconds, 0 to %llu", v, UH_ODP_FAULT_DELAY_MAX_US);
+		cfg->odp_fault_delay_us = n;
+	}
+	if ((v = env("SOFTHCA_ODP_INVALIDATE"))) {
+		if (!parse_range(v, 0, UINT64_MAX, &n) || (n && n < UH_ODP_INVALIDATE_MIN))
+			return fail(err, errlen, "SOFTHCA_ODP_INVALIDATE=%s: not 0 (never) or N >= "
+				    "%llu (one ODP access in N invalidates its MR's pages)", v,
+				    UH_ODP_INVALIDATE_MIN);
+		cfg->odp_invalidate_one_in = n;
+	}
+	return 0;
+}
+
 int uh_config_from_env(struct uh_config *cfg, char *err, size_t errlen)
 {
 	if (!cfg)
@@ -259,7 +290,8 @@ int uh_config_from_env(struct uh_config *cfg, char *err, size_t errlen)
 	if (err && errlen)
 		err[0] = '\0';
 	if (read_identity(cfg, err, errlen) || read_numbers(cfg, err, errlen) ||
-	    read_order(cfg, err, errlen) || read_switches(cfg, err, errlen))
+	    read_order(cfg, err, errlen) || read_switches(cfg, err, errlen) ||
+	    read_odp(cfg, err, errlen))
 		return -1;
 	return 0;
 }

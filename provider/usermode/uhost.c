@@ -48,6 +48,7 @@
 
 #include "emu/sim/crc32.h"
 #include "net.h"
+#include "odp.h"
 #include "pcap.h"
 #include "uhost.h"
 
@@ -169,7 +170,12 @@ struct mr_rec {
 	uint64_t len;
 	uint64_t iova0;           /* the iova of addr */
 	struct emu_mr *emu;
+	struct emu_pd *pd;
+	uint32_t lkey;
+	struct odp_mr *odp;       /* on-demand paging: the device's view of the pages */
+	bool writable;            /* the MR grants a write access (local or remote) */
 	struct mr_rec *next;      /* hash chain */
+	struct mr_rec *lkey_next; /* chain of the lkey hash (prefetch names MRs by lkey) */
 };
 
 struct handle_ent {
@@ -198,7 +204,10 @@ struct uh_dev {
 	struct qp_priv *qps;
 	struct srq_priv *srqs;
 	struct mr_rec *mr_hash[MR_BUCKETS];
+	struct mr_rec *lkey_hash[MR_BUCKETS];
 	bool any_pending;
+
+	struct odp_host *odp;     /* on-demand paging: the page model */
 
 	pthread_t thread;
 	bool thread_running;
@@ -474,14 +483,21 @@ static void host_tx_abort(void *host, void *buf)
 	uh_net_tx_abort(d->net, buf);
 }
 
+/* The process address of iova in mr (integer arithmetic: an implicit ODP MR has
+ * addr NULL and covers the whole address space). */
+static uintptr_t mr_addr_of(const struct mr_rec *mr, uint64_t iova)
+{
+	return (uintptr_t)mr->addr + (uintptr_t)(iova - mr->iova0);
+}
+
 static long host_mr_map(void *host, void *mr_cookie, uint64_t iova, uint64_t len, bool write,
 			void **ptr)
 {
+	struct uh_dev *d = host;
 	const struct mr_rec *mr = mr_cookie;
 	uint64_t off, avail;
+	long got;
 
-	(void)host;
-	(void)write;
 	if (!len)
 		return -EINVAL;
 	if (iova < mr->iova0 || iova - mr->iova0 >= mr->len)
@@ -490,8 +506,28 @@ static long host_mr_map(void *host, void *mr_cookie, uint64_t iova, uint64_t len
 	avail = mr->len - off < len ? mr->len - off : len;
 	if (avail > (uint64_t)LONG_MAX)
 		avail = (uint64_t)LONG_MAX;
-	*ptr = mr->addr + off;
-	return (long)avail;
+	if (!mr->odp) {
+		*ptr = mr->addr + off;
+		return (long)avail;
+	}
+	got = odp_map(d->odp, mr->odp, mr_addr_of(mr, iova), avail, write);
+	if (got > 0)
+		*ptr = (void *)mr_addr_of(mr, iova);
+	return got;
+}
+
+/* The engine met an absent ODP page: queue its resolution (progress_locked). */
+static void host_fault(void *host, void *mr_cookie, uint64_t iova, uint64_t len, bool write)
+{
+	struct uh_dev *d = host;
+	const struct mr_rec *mr = mr_cookie;
+	uint64_t off, avail;
+
+	if (!mr->odp || !len || iova < mr->iova0 || iova - mr->iova0 >= mr->len)
+		return;
+	off = iova - mr->iova0;
+	avail = mr->len - off < len ? mr->len - off : len;
+	odp_fault(d->odp, mr->odp, mr_addr_of(mr, iova), avail, write, mono_ns());
 }
 
 /* ---- completions ----------------------------------------------------------------- */
@@ -656,7 +692,7 @@ static void ops_init(struct uh_dev *d)
 	d->ops.tx = host_tx;
 	d->ops.tx_abort = host_tx_abort;
 	d->ops.mr_map = host_mr_map;
-	d->ops.fault = NULL;
+	d->ops.fault = host_fault;
 	d->ops.cq_post = host_cq_post;
 	d->ops.async_event = host_async_event;
 	d->ops.trace = d->trace ? host_trace : NULL;
@@ -689,8 +725,35 @@ static void retry_pending(struct uh_dev *d)
 			srq_consume(d, srq);
 }
 
+/* Faults and prefetches whose time has come: the stalled QPs retry. */
+static void odp_service(struct uh_dev *d)
+{
+	uint64_t due = odp_next_due(d->odp), now;
+
+	if (due == UINT64_MAX)
+		return;         /* the common case: no clock read on the progress path */
+	now = mono_ns();
+	if (due <= now && odp_run_due(d->odp, now))
+		emu_dev_mem_ready(d->emu);
+}
+
+/* An injected invalidation decided during the lock section: the engine first
+ * lands the data it holds for the MR, then its pages go (the next access faults). */
+static void odp_apply_invalidation(struct uh_dev *d)
+{
+	struct odp_mr *inv = odp_take_invalidation(d->odp);
+	struct mr_rec *mr;
+
+	if (!inv)
+		return;
+	mr = odp_mr_owner(inv);
+	(void)emu_mr_invalidate(mr->emu, mr->iova0, mr->len);
+	odp_invalidate_mr(d->odp, inv);
+}
+
 static void progress_locked(struct uh_dev *d)
 {
+	odp_service(d);
 	for (uint32_t round = 0; round < RX_ROUNDS; round++) {
 		size_t got = uh_net_rx(d->net, rx_one, d, RX_BUDGET);
 
@@ -712,6 +775,13 @@ static void finish_locked(struct uh_dev *d)
 		retry_pending(d);
 	uh_net_flush(d->net);
 	next = emu_dev_next_deadline(d->emu);
+	if (d->odp) {
+		uint64_t due = odp_next_due(d->odp);
+
+		odp_apply_invalidation(d);
+		if (due < next)
+			next = due;
+	}
 	atomic_store(&d->next_deadline, next);
 	if (!d->thread_running)
 		return;
@@ -1001,6 +1071,13 @@ static int check_config(const struct uh_config *c, char *err, size_t errlen)
 			      "relaxed or mix", (unsigned)c->order);
 	if (c->addr_set && c->addr.ss_family != AF_INET && c->addr.ss_family != AF_INET6)
 		return errmsg(err, errlen, -EINVAL, "address: not IPv4 or IPv6");
+	if (c->odp_fault_delay_us > UH_ODP_FAULT_DELAY_MAX_US)
+		return errmsg(err, errlen, -EINVAL, "ODP fault delay %" PRIu64 " us: more than %llu",
+			      c->odp_fault_delay_us, UH_ODP_FAULT_DELAY_MAX_US);
+	if (c->odp_invalidate_one_in && c->odp_invalidate_one_in < UH_ODP_INVALIDATE_MIN)
+		return errmsg(err, errlen, -EINVAL, "ODP invalidation rate 1 in %" PRIu64 ": not 0 "
+			      "(never) or at least %llu", c->odp_invalidate_one_in,
+			      UH_ODP_INVALIDATE_MIN);
 	return 0;
 }
 
@@ -1064,6 +1141,19 @@ static int create_engine(struct uh_dev *d, char *err, size_t errlen)
 	return 0;
 }
 
+static int create_odp(struct uh_dev *d, char *err, size_t errlen)
+{
+	struct odp_config oc = {
+		.prefault = d->cfg.odp_prefault,
+		.fault_delay_ns = d->cfg.odp_fault_delay_us * 1000u,
+		.invalidate_one_in = d->cfg.odp_invalidate_one_in,
+		.seed = d->cfg.seed,
+	};
+	int ret = odp_host_create(&oc, &d->odp);
+
+	return ret ? errmsg(err, errlen, ret, "on-demand paging: out of memory") : 0;
+}
+
 static int open_side_files(struct uh_dev *d, char *err, size_t errlen)
 {
 	const char *trace = getenv("SOFTHCA_TRACE");
@@ -1125,6 +1215,8 @@ int uh_dev_open(const struct uh_config *cfg, struct uh_dev **out, char *err, siz
 	record_bound_addr(d, &np);
 	ret = choose_mtu(d, err, errlen);
 	if (!ret)
+		ret = create_odp(d, err, errlen);
+	if (!ret)
 		ret = create_engine(d, err, errlen);
 	if (!ret && !d->cfg.no_progress_thread) {
 		ret = start_thread(d);
@@ -1141,6 +1233,23 @@ fail:
 }
 
 static void destroy_leftovers(struct uh_dev *d);
+
+/* The page model's counters, "odp_" names; page_faults above is the engine's
+ * count of accesses that found a page absent. */
+static void write_odp_stats(struct uh_dev *d, FILE *f)
+{
+	struct odp_stats o;
+
+	if (!d->odp)
+		return;
+	odp_get_stats(d->odp, &o);
+#define OSTAT(name) fprintf(f, "odp_%s %" PRIu64 "\n", #name, o.name)
+	OSTAT(fault_requests); OSTAT(fault_pages); OSTAT(fault_errors); OSTAT(access_errors);
+	OSTAT(first_touch_pages); OSTAT(injected_invalidations); OSTAT(invalidated_pages);
+	OSTAT(vanished_pages); OSTAT(prefetch_requests); OSTAT(prefetch_pages);
+	OSTAT(fault_delay_max_ns);
+#undef OSTAT
+}
 
 /*
  * SOFTHCA_STATS: the device's counters, one "name value" line each, written when
@@ -1169,7 +1278,10 @@ static void write_stats(struct uh_dev *d)
 	STAT(completions); STAT(completion_errors); STAT(dma_writes); STAT(dma_bytes);
 	STAT(dma_held); STAT(dma_lost); STAT(dma_deferred); STAT(dma_reordered);
 	STAT(dma_cqe_early); STAT(page_faults);
+	STAT(odp_stalls); STAT(odp_rnr_naks); STAT(odp_invalidations); STAT(odp_prefetches);
+	STAT(odp_unbacked);
 #undef STAT
+	write_odp_stats(d, f);
 	for (int r = 0; r < EMU_DROP_REASONS; r++)
 		fprintf(f, "drop_%s %" PRIu64 "\n", emu_drop_reason_name((enum emu_drop_reason)r),
 			(uint64_t)c.drops[r]);
@@ -1192,6 +1304,8 @@ void uh_dev_close(struct uh_dev *d)
 		d->emu = NULL;
 	}
 	free_all_blocks(d);
+	odp_host_destroy(d->odp);
+	d->odp = NULL;
 	if (d->net)
 		uh_net_flush(d->net);
 	pthread_mutex_unlock(&d->lock);
@@ -1308,6 +1422,11 @@ static size_t mr_bucket(const struct emu_mr *mr)
 	return (size_t)(((uintptr_t)mr >> 4) * 0x9e3779b97f4a7c15ull >> 32) % MR_BUCKETS;
 }
 
+static size_t lkey_bucket(uint32_t lkey)
+{
+	return (size_t)(lkey * 0x9e3779b97f4a7c15ull >> 32) % MR_BUCKETS;
+}
+
 /*
  * Is [addr, addr + len) mapped in this process, readable, and writable if the
  * device may write it? The device would otherwise fault inside the process (a
@@ -1366,16 +1485,71 @@ int uh_reg_mr(struct uh_dev *d, struct emu_pd *pd, void *addr, size_t len, uint6
 	mr->addr = addr;
 	mr->len = len;
 	mr->iova0 = (access & EMU_ACCESS_ZERO_BASED) ? 0 : iova;
+	mr->pd = pd;
+	mr->writable = write;
+	/* ODP memory is not pinned: it is reached through the page model. */
+	if ((access & EMU_ACCESS_ON_DEMAND) && !(mr->odp = odp_mr_create(d->odp, write, mr))) {
+		free(mr);
+		return -ENOMEM;
+	}
 	ret = emu_reg_mr(pd, iova, len, access, mr, &mr->emu);
 	if (ret) {
+		odp_mr_destroy(d->odp, mr->odp);
 		free(mr);
 		return ret;
 	}
+	mr->lkey = emu_mr_lkey(mr->emu);
 	b = mr_bucket(mr->emu);
 	mr->next = d->mr_hash[b];
 	d->mr_hash[b] = mr;
+	b = lkey_bucket(mr->lkey);
+	mr->lkey_next = d->lkey_hash[b];
+	d->lkey_hash[b] = mr;
 	*out = mr->emu;
 	return 0;
+}
+
+static void lkey_unlink(struct uh_dev *d, struct mr_rec *mr)
+{
+	struct mr_rec **pp = &d->lkey_hash[lkey_bucket(mr->lkey)];
+
+	while (*pp && *pp != mr)
+		pp = &(*pp)->lkey_next;
+	if (*pp)
+		*pp = mr->lkey_next;
+}
+
+static struct mr_rec *mr_by_lkey(struct uh_dev *d, uint32_t lkey)
+{
+	struct mr_rec *mr = d->lkey_hash[lkey_bucket(lkey)];
+
+	while (mr && mr->lkey != lkey)
+		mr = mr->lkey_next;
+	return mr;
+}
+
+int uh_advise_mr(struct uh_dev *d, struct emu_pd *pd, const struct uh_prefetch *p, bool sync)
+{
+	struct mr_rec *mr = mr_by_lkey(d, p->lkey);
+	enum odp_prefetch_kind kind = p->advice == UH_PREFETCH_WRITE ? ODP_PREFETCH_WRITE :
+				      p->advice == UH_PREFETCH_NO_FAULT ? ODP_PREFETCH_NO_FAULT :
+				      ODP_PREFETCH_READ;
+	uint64_t off;
+
+	if (!mr || mr->pd != pd || !mr->odp || (kind == ODP_PREFETCH_WRITE && !mr->writable))
+		return -ENOENT;
+	if (p->dry_run)
+		return 0;
+	/* mlx5: a range outside the MR is an error when synchronous; the
+	 * asynchronous work drops it silently. */
+	if (p->addr < mr->iova0 || p->addr - mr->iova0 >= mr->len ||
+	    p->length > mr->len - (p->addr - mr->iova0))
+		return sync ? -EFAULT : 0;
+	off = p->addr - mr->iova0;
+	if (!p->length)
+		return 0;
+	return odp_prefetch(d->odp, mr->odp, mr_addr_of(mr, mr->iova0 + off), p->length, kind,
+			    sync, mono_ns());
 }
 
 int uh_dereg_mr(struct uh_dev *d, struct emu_mr *emr)
@@ -1394,6 +1568,8 @@ int uh_dereg_mr(struct uh_dev *d, struct emu_mr *emr)
 	if (ret)
 		return ret;
 	*pp = mr->next;
+	lkey_unlink(d, mr);
+	odp_mr_destroy(d->odp, mr->odp);
 	free(mr);
 	return 0;
 }
@@ -1762,8 +1938,10 @@ static void destroy_leftovers(struct uh_dev *d)
 			 * memory goes with the device anyway. */
 			(void)emu_dereg_mr(mr->emu);
 			d->mr_hash[b] = mr->next;
+			odp_mr_destroy(d->odp, mr->odp);
 			free(mr);
 		}
+		d->lkey_hash[b] = NULL;
 	}
 	while (d->cqs) {
 		struct cq_priv *cq = d->cqs;

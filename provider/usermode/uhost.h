@@ -48,7 +48,18 @@ struct uh_config {
 	char stats[4096];              /* SOFTHCA_STATS: counters written here when the
 					* device closes ("" = none) */
 	bool no_progress_thread;       /* SOFTHCA_PROGRESS_THREAD=0: inline only */
+	/* On-demand paging (provider/usermode/odp.h) */
+	bool odp_prefault;             /* SOFTHCA_ODP_PREFAULT=1: first touch finds pages
+					* present; default 0: it faults */
+	uint64_t odp_fault_delay_us;   /* SOFTHCA_ODP_FAULT_DELAY: a fault is resolved this
+					* many microseconds after it is asked (default 0) */
+	uint64_t odp_invalidate_one_in; /* SOFTHCA_ODP_INVALIDATE=N: one ODP access in N
+					 * (seeded) invalidates its MR's pages; 0 = never */
 };
+
+/* Limits of the ODP settings (config.c and softhca run check them). */
+#define UH_ODP_FAULT_DELAY_MAX_US 10000000ull   /* 10 s */
+#define UH_ODP_INVALIDATE_MIN     2ull          /* 1 would invalidate every access */
 
 /*
  * Fill cfg from the SOFTHCA_* environment variables. A bad value is an error
@@ -107,6 +118,30 @@ void    *uh_handle_get(struct uh_dev *d, enum uh_handle_kind kind, uint32_t hand
 int uh_reg_mr(struct uh_dev *d, struct emu_pd *pd, void *addr, size_t len, uint64_t iova,
 	      uint32_t access, struct emu_mr **out);
 int uh_dereg_mr(struct uh_dev *d, struct emu_mr *mr);                          /* [locked] */
+
+/* ibv_advise_mr advice, numbered as enum ibv_advise_mr_advice. */
+enum uh_prefetch_advice {
+	UH_PREFETCH = 0,
+	UH_PREFETCH_WRITE = 1,
+	UH_PREFETCH_NO_FAULT = 2,
+};
+
+/* One SGE of an ibv_advise_mr call. */
+struct uh_prefetch {
+	uint32_t lkey;
+	uint64_t addr;                   /* iova in the MR */
+	uint64_t length;
+	enum uh_prefetch_advice advice;
+	bool dry_run;                    /* only check that lkey names a fitting MR */
+};
+
+/*
+ * Prefetch one SGE into an ODP MR of pd (sync: done when this returns; else
+ * queued for the progress thread). -ENOENT: lkey names no ODP MR of pd (or, for
+ * PREFETCH_WRITE, no writable one); -EFAULT (sync only): the range leaves the MR,
+ * or part of it is not mapped with the rights asked. [locked]
+ */
+int uh_advise_mr(struct uh_dev *d, struct emu_pd *pd, const struct uh_prefetch *p, bool sync);
 
 /* ---- completion channels and CQs ------------------------------------------------------ */
 

@@ -319,6 +319,21 @@ static void fill_device_attr(const struct emu_dev_attr *a, struct ibv_device_att
 	d->phys_port_cnt = 1;
 }
 
+/*
+ * On-demand paging (provider/usermode/odp.h), explicit and implicit, for every
+ * operation of the transports the device has; no XRC. There is no ODP bit among
+ * the device capability flags: programs look at odp_caps.
+ */
+static void fill_odp_caps(const struct emu_dev_attr *a, struct ibv_odp_caps *odp)
+{
+	/* The engine's bits are numbered as the verbs ones. */
+	odp->general_caps = a->odp_general_caps &
+			    (IBV_ODP_SUPPORT | IBV_ODP_SUPPORT_IMPLICIT);
+	odp->per_transport_caps.rc_odp_caps = a->odp_rc_caps;
+	odp->per_transport_caps.uc_odp_caps = a->odp_uc_caps;
+	odp->per_transport_caps.ud_odp_caps = a->odp_ud_caps;
+}
+
 int sh_query_device_ex(struct ibv_context *ctx, const struct ibv_query_device_ex_input *in,
 		       struct ibv_device_attr_ex *attr, size_t attr_size)
 {
@@ -333,8 +348,9 @@ int sh_query_device_ex(struct ibv_context *ctx, const struct ibv_query_device_ex
 	uh_unlock(uh);
 	memset(&full, 0, sizeof(full));
 	fill_device_attr(&a, &full.orig_attr);
-	/* No ODP, timestamps, TSO, RSS, tag matching or device memory (yet). */
+	/* No timestamps, TSO, RSS, tag matching or device memory (yet). */
 	full.device_cap_flags_ex = SH_DEVICE_CAPS;
+	fill_odp_caps(&a, &full.odp_caps);
 	full.phys_port_cnt_ex = 1;
 	memset(attr, 0, attr_size);
 	memcpy(attr, &full, attr_size < sizeof(full) ? attr_size : sizeof(full));

@@ -6,6 +6,11 @@
  * An MR registers process memory with the engine through the host (the engine
  * reaches it through the host's mr_map), and gets a handle so that bind WQEs can
  * name it; a window gets one for the same reason.
+ *
+ * On-demand paging (IBV_ACCESS_ON_DEMAND): the memory is not pinned, and its
+ * pages are made present by faults or by ibv_advise_mr (provider/usermode/odp.h).
+ * An implicit ODP MR, ibv_reg_mr(pd, NULL, SIZE_MAX, access | ON_DEMAND), covers
+ * the whole address space: its lkey and rkey reach any address of the process.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -71,14 +76,21 @@ SH_EXPORT int ibv_dealloc_pd(struct ibv_pd *ibpd)
 
 #define SH_MR_ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
 		      IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC | \
-		      IBV_ACCESS_MW_BIND | IBV_ACCESS_ZERO_BASED)
+		      IBV_ACCESS_MW_BIND | IBV_ACCESS_ZERO_BASED | IBV_ACCESS_ON_DEMAND)
+
+static bool is_implicit(const void *addr, size_t len)
+{
+	return !addr && len == SIZE_MAX;
+}
 
 /* 0, or the errno a registration with these flags fails with. */
 static int check_access(unsigned int access)
 {
-	if (access & IBV_ACCESS_ON_DEMAND)
-		return EOPNOTSUPP;  /* until the ODP model lands */
-	if (access & ~(unsigned int)SH_MR_ACCESS)
+	/* HUGETLB says the ODP range is backed by huge pages: a hint, which the
+	 * 4 KiB page model does not need; as in the kernel, only with ODP. */
+	if ((access & IBV_ACCESS_HUGETLB) && !(access & IBV_ACCESS_ON_DEMAND))
+		return EINVAL;
+	if (access & ~(unsigned int)(SH_MR_ACCESS | IBV_ACCESS_HUGETLB))
 		return EINVAL;
 	/* IBA 10.6.3.1: remote write or atomic access needs local write. */
 	if ((access & (IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_ATOMIC)) &&
@@ -125,6 +137,11 @@ static struct ibv_mr *reg_mr(struct ibv_pd *pd, void *addr, size_t len, uint64_t
 	/* Optional flags (relaxed ordering...) are hints a device may ignore. */
 	access &= ~(unsigned int)IBV_ACCESS_OPTIONAL_RANGE;
 	err = !pd || !len ? EINVAL : check_access(access);
+	/* Implicit ODP (mlx5's rules): ODP, iova 0, not zero-based. */
+	if (!err && is_implicit(addr, len) &&
+	    (!(access & IBV_ACCESS_ON_DEMAND) || iova || (access & IBV_ACCESS_ZERO_BASED)))
+		err = EINVAL;
+	access &= ~(unsigned int)IBV_ACCESS_HUGETLB;
 	if (err) {
 		errno = err;
 		return NULL;
@@ -209,11 +226,49 @@ SH_EXPORT int ibv_rereg_mr(struct ibv_mr *ibmr, int flags, struct ibv_pd *pd, vo
 	return IBV_REREG_MR_ERR_INPUT;
 }
 
+/*
+ * ibv_advise_mr: prefetch ranges of ODP MRs. With IBV_ADVISE_MR_FLAG_FLUSH it
+ * returns once the pages are present; without, it queues the work for the
+ * progress thread. Errors as mlx5 gives them: an lkey naming no ODP MR of the
+ * PD (or PREFETCH_WRITE on an MR without write access) is ENOENT when
+ * synchronous and EINVAL when not (checked before anything is queued); a
+ * synchronous range outside its MR, or not mapped with the rights asked, is
+ * EFAULT. Unknown advice or flags, no SGE: EINVAL.
+ */
 int sh_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t flags,
 		 struct ibv_sge *sg_list, uint32_t num_sge)
 {
-	(void)pd; (void)advice; (void)flags; (void)sg_list; (void)num_sge;
-	return EOPNOTSUPP;      /* prefetch is for ODP MRs, which come with the ODP model */
+	bool sync = flags & IBV_ADVISE_MR_FLAG_FLUSH;
+	struct uh_prefetch p;
+	struct uh_dev *uh;
+	int ret = 0;
+
+	if (!pd || !sg_list || !num_sge || (flags & ~(uint32_t)IBV_ADVISE_MR_FLAG_FLUSH) ||
+	    (advice != IBV_ADVISE_MR_ADVICE_PREFETCH &&
+	     advice != IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE &&
+	     advice != IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT))
+		return EINVAL;
+	memset(&p, 0, sizeof(p));
+	p.advice = advice == IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE ? UH_PREFETCH_WRITE :
+		   advice == IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT ? UH_PREFETCH_NO_FAULT :
+		   UH_PREFETCH;
+	uh = ctx_uh(pd->context);
+	uh_lock(uh);
+	/* Asynchronous: every SGE is checked before any is queued. */
+	for (uint32_t i = 0; !sync && i < num_sge && !ret; i++) {
+		p.lkey = sg_list[i].lkey;
+		p.dry_run = true;
+		ret = uh_advise_mr(uh, to_pd(pd)->emu, &p, false) ? -EINVAL : 0;
+	}
+	p.dry_run = false;
+	for (uint32_t i = 0; i < num_sge && !ret; i++) {
+		p.lkey = sg_list[i].lkey;
+		p.addr = sg_list[i].addr;
+		p.length = sg_list[i].length;
+		ret = uh_advise_mr(uh, to_pd(pd)->emu, &p, sync);
+	}
+	uh_unlock(uh);
+	return sh_err(ret);
 }
 
 /* ---- memory windows ---------------------------------------------------------- */

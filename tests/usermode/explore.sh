@@ -8,6 +8,10 @@
 #   errors exit 2.
 #   timeline: a simulator trace becomes a well-formed SVG (and HTML) with one lane
 #   per (device, QP) of the trace and one mark per event.
+#   explore --timeline: the 2007 consumer (order_2007, expecting no stale read)
+#   under `softhca run --abi 1` and --order mix fails for some seed; explore
+#   replays that seed with a trace and draws it: the picture names the seed and
+#   has a lane for each QP of the run; a program that writes no trace is told so.
 #
 # usage: explore.sh SOFTHCA BUILD_DIR SLOT
 set -u
@@ -121,7 +125,7 @@ esac
 for args in "--seeds 5..1 -- true" "--seeds 1..x -- true" "--seeds -3..4 -- true" \
 	    "--seeds 1..3 -- $tmp/no-such-program" "--seeds 1..3" "--seeds 1..3 --" \
 	    "--jobs 0 --seeds 1..3 -- true" "--timeout -1 --seeds 1..3 -- true" \
-	    "--frobnicate --seeds 1..3 -- true" "-- true"; do
+	    "--frobnicate --seeds 1..3 -- true" "-- true" "--timeline= --seeds 1..3 -- true"; do
 	# shellcheck disable=SC2086
 	"$SOFTHCA" explore $args > /dev/null 2>"$tmp/err"
 	rc=$?
@@ -197,6 +201,69 @@ PY
 	[ "$rc" = 2 ] && pass "timeline without a trace: exit 2" || fail "timeline without a trace: exit $rc"
 	"$SOFTHCA" timeline "$tmp/none.txt" > /dev/null 2>&1; rc=$?
 	[ "$rc" = 1 ] && pass "timeline of a missing file: exit 1" || fail "timeline of a missing file: exit $rc"
+fi
+
+# ---- explore --timeline: the picture of the failing seed --------------------------------
+order_2007=$BUILD/bin/usermode/order_2007
+dropin=$BUILD/lib/usermode/libibverbs.so.1
+addr=127.${SOFTHCA_TEST_NET:-77}.${3:-0}.1
+if [ ! -x "$order_2007" ] || [ ! -e "$dropin" ]; then
+	fail "$order_2007 or $dropin is missing: no verbs program to explore"
+else
+	pic=$tmp/failing.svg
+	explore_expect "--timeline" 1 "" --seeds 1..40 --order mix --timeline "$pic" \
+		-- "$SOFTHCA" run --addr "$addr" --abi 1 -- "$order_2007" 0
+	seed=$(printf '%s\n' "$out" | sed -n 's/^softhca explore: seed \([0-9]*\) FAILED.*/\1/p')
+	if [ -z "$seed" ]; then
+		fail "--timeline: no failing seed in 1..40 (mix with ABI 1 should show stale reads)"
+		echo "$out"
+	elif ! printf '%s\n' "$out" | grep -q "^timeline: seed $seed replayed .*: failed again"; then
+		fail "--timeline: the traced replay of seed $seed did not fail again"; echo "$out"
+	elif ! printf '%s\n' "$out" | grep -qx "timeline: $pic"; then
+		fail "--timeline: the picture was not reported written"; echo "$out"
+		cat "$tmp/err"
+	elif python3 - "$pic.trace" "$pic" "$seed" <<'PY'
+import re, sys, xml.etree.ElementTree as ET
+trace, pic, seed = sys.argv[1], sys.argv[2], sys.argv[3]
+ns = "{http://www.w3.org/2000/svg}"
+root = ET.fromstring(open(pic, encoding="utf-8").read().split("?>", 1)[1])
+title = root.find(ns + "title").text
+assert title.startswith("softhca timeline of seed %s, order mix:" % seed), title
+# the program's QPs: those whose state the run changed (RESET -> INIT -> RTR -> RTS)
+qps, lanes_in_trace = set(), set()
+for line in open(trace):
+    m = re.match(r"^dev(\d+) (\S+) qpn=(\d+) ", line)
+    if m:
+        lanes_in_trace.add((int(m.group(1)), int(m.group(3))))
+        if m.group(2) == "state":
+            qps.add((int(m.group(1)), int(m.group(3))))
+assert len(qps) == 2, "order_2007 has two QPs, the trace shows %r" % sorted(qps)
+lanes = {(int(g.get("data-dev")), int(g.get("data-qpn")))
+         for g in root.iter(ns + "g") if g.get("class") == "lane"}
+assert qps <= lanes, "lanes %r lack the QPs %r" % (sorted(lanes), sorted(qps))
+assert lanes == lanes_in_trace, "lanes %r, trace %r" % (sorted(lanes), sorted(lanes_in_trace))
+labels = {t.text for t in root.iter(ns + "text") if t.get("class") == "lane-label"}
+for dev, qpn in qps:
+    assert "dev%d qpn %d" % (dev, qpn) in labels, "no label for dev%d qpn %d" % (dev, qpn)
+kinds = {e.get("class").split()[1] for e in root.iter() if (e.get("class") or "").startswith("mark ")}
+for k in ("k-dma-cqe-first", "k-dma-hold", "k-cqe"):
+    assert k in kinds, "no %s mark in the failing seed's picture" % k
+print("seed", seed, "QP lanes", sorted(qps))
+PY
+	then
+		pass "--timeline: seed $seed drawn with its QP lanes"
+	else
+		fail "--timeline: $pic is not the picture of seed $seed"
+	fi
+	# a program that writes no trace: the failing seed is still reported, the
+	# picture is not written, and the reason is given
+	explore_expect "--timeline without a trace" 1 7 --seeds 1..20 --timeline "$tmp/none.svg" \
+		-- "$prog"
+	if [ -e "$tmp/none.svg" ] || ! grep -q "wrote no trace" "$tmp/err"; then
+		fail "--timeline of a program without a trace: $(cat "$tmp/err")"
+	else
+		pass "--timeline of a program without a trace says so"
+	fi
 fi
 
 if [ "$failures" != 0 ]; then

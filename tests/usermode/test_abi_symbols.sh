@@ -9,8 +9,10 @@
 #      compatibility ones (ibv_get_device_list@IBVERBS_1.0...) - is exported by
 #      ours with the same version, the same default-ness and the same kind
 #      (function or data);
-#   2. ours exports nothing else (the engine and the host stay hidden), has the
-#      soname libibverbs.so.1 and does not itself need a libibverbs;
+#   2. ours exports nothing else (the engine and the host stay hidden) but the
+#      entry point of softhca direct verbs, softhcadv_private_ops@@SOFTHCA_PRIVATE_1
+#      (include/softhca/softhcadv_ops.h), which must be there; it has the soname
+#      libibverbs.so.1 and does not itself need a libibverbs;
 #   3. the libraries and programs of Debian's packages that link libibverbs
 #      (libmlx5, libefa, librdmacm, ibverbs-utils, perftest) resolve every symbol
 #      and version against ours (ldd -r), when installed.
@@ -88,8 +90,14 @@ for node in IBVERBS_1.0 IBVERBS_1.1 IBVERBS_1.5 IBVERBS_1.6 IBVERBS_1.7 IBVERBS_
 	fi
 done
 
-# 2. nothing else exported
-extra=$(comm -13 "$tmp/ref" "$tmp/ours")
+# 2. nothing else exported, but our own private entry point
+private="F softhcadv_private_ops@@SOFTHCA_PRIVATE_1"
+if grep -qx "$private" "$tmp/ours"; then
+	pass "softhcadv entry point exported: ${private#F }"
+else
+	fail "softhcadv entry point ${private#F } not exported (libsofthcadv cannot find it)"
+fi
+extra=$(comm -13 "$tmp/ref" "$tmp/ours" | grep -vx "$private")
 unversioned=$(nm -D --defined-only "$ours" | awk '$3 !~ /@/ && $2 != "A" { print $3 }' |
 	      grep -v -E '^(_init|_fini|_edata|_end|__bss_start)$' || true)
 if [ -z "$extra" ] && [ -z "$unversioned" ]; then
