@@ -111,6 +111,31 @@ um_require_cmd() {
 	fi
 }
 
+# um_hugepages_reserve N: as root, make sure at least N default-size (2 MiB) huge
+# pages are reserved, for tests that register huge-page memory (pyverbs'
+# test_odp_rc_huge_*); um_hugepages_restore gives them back. UM_HUGE_OK=1 when
+# N pages are there, 0 otherwise (not root: the caller may allow the skip).
+UM_HUGE_OLD=''
+UM_HUGE_OK=0
+um_hugepages_reserve() {
+	local want=$1 nr=/proc/sys/vm/nr_hugepages
+	UM_HUGE_OK=0
+	[[ -r $nr ]] || return 0
+	if [[ -w $nr ]] && (($(cat "$nr") < want)); then
+		UM_HUGE_OLD=$(cat "$nr")
+		echo "$want" >"$nr" 2>/dev/null &&
+			um_log "    reserved $want huge pages for the run (were $UM_HUGE_OLD)"
+	fi
+	(($(cat "$nr") >= want)) && UM_HUGE_OK=1
+	return 0
+}
+um_hugepages_restore() {
+	if [[ -n $UM_HUGE_OLD ]]; then
+		echo "$UM_HUGE_OLD" >/proc/sys/vm/nr_hugepages 2>/dev/null
+		UM_HUGE_OLD=''
+	fi
+}
+
 # um_tcp_port: UM_PORT = the next TCP port for a client/server exchange, unique
 # to this test's slot (not "$(...)": the counter must live in this shell).
 um_tcp_port() {

@@ -44,8 +44,11 @@ check_suite() {
 	fi
 	um_log "    $(ls "$dir"/test_*.py | wc -l) test modules in $dir"
 	# run from the copy: run_tests.py loads the modules next to it
+	# huge-page tests (test_odp, test_mr) run when 2 MiB pages can be reserved
+	um_hugepages_reserve 16
 	um_cmd suite 3000 env -C "$dir" "$UM_SOFTHCA" run --addr "$UM_SADDR" -- "$UM_PY" run_tests.py -v
 	rc=$UM_RC
+	um_hugepages_restore
 	cat "$UM_OUT" "$UM_ERR" >"$RESULTS_DIR/pyverbs.log"
 	if ! "$UM_PY" "$UM_SRC/pyverbs_report.py" "$RESULTS_DIR/pyverbs.log" "$rc" \
 		"$RESULTS_DIR/pyverbs.txt" | sed 's/^/      | /'; then
