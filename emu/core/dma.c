@@ -59,6 +59,7 @@ struct dma_req {
 	const uint8_t *src;
 	uint32_t len;
 	uint64_t wr;
+	uint32_t msg_off;                   /* where the write starts in its WR's message */
 	uint32_t psn;
 	uint32_t policy;
 };
@@ -485,14 +486,15 @@ static uint64_t held_pieces(const struct dma_req *w, uint64_t key, uint32_t n)
 /*
  * RELAXED: the pieces of the write land in a seeded order, and a seeded part of
  * them is held until a deferral point or the CQE of the WR. Decisions are keyed
- * by the WR and by the write's MR and offset in it, which a retransmitted
- * packet shares with the original.
+ * by the WR and by the write's offset in the WR's message, which a
+ * retransmitted packet shares with the original. Not by its address or its
+ * offset in the MR: in an implicit ODP MR (iova 0) that is an address, which
+ * changes from run to run, and the same seed must decide the same.
  */
 static enum mem_result write_relaxed(const struct dma_req *w)
 {
 	struct emu_dev *dev = w->qp->dev;
-	uint64_t key = emu_rng(dev->cfg.seed, qp_key(w->qp), w->wr, w->iova - w->mr->iova,
-			       w->mr->mem.index);
+	uint64_t key = emu_rng(dev->cfg.seed, qp_key(w->qp), w->wr, w->msg_off, 0);
 	uint32_t size = piece_size(w->len);
 	uint32_t n = (uint32_t)(((uint64_t)w->len + size - 1) / size);
 	uint64_t held = held_pieces(w, key, n), landed = 0;
@@ -551,7 +553,7 @@ static enum mem_result dma_write(struct dma_req *w)
 	return w->policy == EMU_DMA_RELAXED ? write_relaxed(w) : hold_whole(w);
 }
 
-enum mem_result emu_dma_write(struct emu_qp *qp, const struct mem_ref *ref, uint32_t off,
+enum mem_result emu_dma_write(struct emu_qp *qp, const struct mem_ref *ref, uint32_t msg_off,
 			      const void *src, uint32_t len, uint64_t wr_index, uint32_t psn)
 {
 	struct dma_req w;
@@ -561,17 +563,18 @@ enum mem_result emu_dma_write(struct emu_qp *qp, const struct mem_ref *ref, uint
 	if (!qp->dev->dma_custom) {
 		if (!len)
 			return MEM_OK;
-		r = access_mr(qp->dev, ref->mr, ref->iova + off, src, len);
+		r = access_mr(qp->dev, ref->mr, ref->iova, src, len);
 		if (r == MEM_OK)
 			count_write(qp, len, wr_index, psn, 0);
 		return r;
 	}
 	w.qp = qp;
 	w.mr = ref->mr;
-	w.iova = ref->iova + off;
+	w.iova = ref->iova;
 	w.src = src;
 	w.len = len;
 	w.wr = wr_index;
+	w.msg_off = msg_off;
 	w.psn = psn;
 	return dma_write(&w);
 }
@@ -581,6 +584,7 @@ enum mem_result emu_dma_write_sgl(struct emu_qp *qp, const struct emu_sge *sge, 
 				  uint64_t wr_index, uint32_t psn)
 {
 	const uint8_t *p = src;
+	uint32_t msg_off = off;         /* an SG list holds its message from offset 0 */
 
 	for (uint32_t i = 0; i < nsge && len; i++) {
 		struct mem_ref ref;
@@ -599,11 +603,12 @@ enum mem_result emu_dma_write_sgl(struct emu_qp *qp, const struct emu_sge *sge, 
 		r = emu_lkey_check(qp, &part, EMU_ACCESS_LOCAL_WRITE, &ref);
 		if (r != MEM_OK)
 			return r;
-		r = emu_dma_write(qp, &ref, 0, p, n, wr_index, psn);
+		r = emu_dma_write(qp, &ref, msg_off, p, n, wr_index, psn);
 		if (r != MEM_OK)
 			return r;
 		p += n;
 		len -= n;
+		msg_off += n;
 		off = 0;
 	}
 	return len ? MEM_BAD_RANGE : MEM_OK;

@@ -165,8 +165,9 @@ void emu_dev_mem_ready(struct emu_dev *dev);
  *   MIX       - each WR takes STRICT, CQE_FIRST or RELAXED, a seeded choice.
  * Every decision is drawn from emu_rng keyed by the device's seed and dev_id,
  * the QPN, the WR (send or receive queue, WR index / message number), the
- * write's MR and offset in it, and the piece: never by time or address, so the
- * same seed makes the same decisions.
+ * write's offset in the WR's message, and the piece: never by time or address
+ * (nor by an offset in an implicit ODP MR, which is an address), so the same
+ * seed makes the same decisions.
  *
  * Which policy applies to a WR: the QP's own setting if it has one, else the
  * setting of the CQ the WR completes to (the send CQ for send WRs, the receive
@@ -347,7 +348,9 @@ uint32_t emu_mr_rkey(const struct emu_mr *mr);
 /* The host is about to make [iova, iova + len) of an ODP MR absent (an mmu
  * notifier, a simulated invalidation). Data writes the DMA layer still holds
  * for that range land first, as a real HCA finishes its in-flight DMA before an
- * invalidation completes; later accesses fault. -EINVAL if mr is not ODP. */
+ * invalidation completes; later accesses fault. -EINVAL if mr is not ODP.
+ * The range is what goes absent: a host that unmaps whole pages passes the
+ * whole pages, or data held for the rest of a page is lost (dma_lost). */
 int  emu_mr_invalidate(struct emu_mr *mr, uint64_t iova, uint64_t len);
 /* ibv_advise_mr: prefetch [sge->addr, + sge->length) of the ODP MR sge->lkey
  * names in pd: fault() is asked for what is absent (odp_prefetches), unless

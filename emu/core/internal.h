@@ -427,11 +427,14 @@ uint32_t emu_invalidate_rkey(struct emu_qp *qp, uint32_t rkey, bool remote);
  */
 #define EMU_DMA_SQ_WR (1ull << 63)
 
-/* Write len bytes at offset off of ref (resolved, probed) with the ordering
- * policy of the QP. wr_index/psn are the stable ids of the write. */
-enum mem_result emu_dma_write(struct emu_qp *qp, const struct mem_ref *ref, uint32_t off,
+/* Write len bytes at ref (resolved, probed) with the ordering policy of the QP.
+ * wr_index, msg_off (where the write starts in the WR's message) and psn are
+ * the stable ids of the write: the ordering decisions are keyed by them, never
+ * by an address. */
+enum mem_result emu_dma_write(struct emu_qp *qp, const struct mem_ref *ref, uint32_t msg_off,
 			      const void *src, uint32_t len, uint64_t wr_index, uint32_t psn);
-/* Scatter len bytes into an SG list at byte offset off (receive side). */
+/* Scatter len bytes into an SG list at byte offset off, which is also the
+ * offset in the message (receive WQE, READ or atomic destination). */
 enum mem_result emu_dma_write_sgl(struct emu_qp *qp, const struct emu_sge *sge,
 				  uint32_t nsge, uint32_t off, const void *src, uint32_t len,
 				  uint64_t wr_index, uint32_t psn);

@@ -367,9 +367,13 @@ void emu_req_run(struct emu_qp *qp)
  */
 void emu_req_rewind(struct emu_qp *qp, uint32_t psn)
 {
-	uint64_t n;
+	uint64_t end = qp->req_next, n;
 
-	for (n = qp->sq.tail; n != qp->req_next; n++) {
+	/* The WQE at req_next may be partly sent (the window closed, or an ODP
+	 * page of its payload was absent): its PSNs can be asked for again too. */
+	if (end != qp->sq.head && sq_wqe(qp, end)->state == WQE_SENDING)
+		end++;
+	for (n = qp->sq.tail; n != end; n++) {
 		struct emu_swqe *w = sq_wqe(qp, n);
 
 		if (w->state == WQE_DONE || w->state == WQE_POSTED)
@@ -377,11 +381,11 @@ void emu_req_rewind(struct emu_qp *qp, uint32_t psn)
 		if (psn_diff(psn, w->first_psn) >= 0 && psn_diff(psn, w->last_psn) <= 0)
 			break;
 	}
-	if (n == qp->req_next)
+	if (n == end)
 		return;
 	emu_trace(qp->dev, EMU_TR_RETRANSMIT, 0, qp->qpn, psn, sq_wqe(qp, n)->index, 0, 0);
 	qp->rd_atomic_out = 0;
-	for (uint64_t k = qp->sq.tail; k != qp->req_next; k++) {
+	for (uint64_t k = qp->sq.tail; k != end; k++) {
 		struct emu_swqe *w = sq_wqe(qp, k);
 
 		if (k < n) {

@@ -303,8 +303,8 @@ static enum resp_err write_data(struct emu_qp *qp, const struct emu_pkt *pkt)
 		e = fault_in_write(qp, &ref, pkt->paylen);
 	if (e)
 		return e;
-	r = emu_qp_mem(qp, emu_dma_write(qp, &ref, 0, pkt->payload, pkt->paylen, qp->resp_msn,
-					 pkt->psn));
+	r = emu_qp_mem(qp, emu_dma_write(qp, &ref, qp->resp_total - qp->resp_left, pkt->payload,
+					 pkt->paylen, qp->resp_msn, pkt->psn));
 	if (r == MEM_NOT_PRESENT)
 		return R_FAULT;
 	if (r != MEM_OK)

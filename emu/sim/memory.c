@@ -449,15 +449,84 @@ static void trace_range(struct sim_dev *d, const char *what, const struct sim_mr
 			   d->index, mr->id, off, len);
 }
 
+/* [off, off + len) of a space widened to the whole pages space_set changes. */
+static void space_span(const struct sim_odp_space *sp, uint64_t *off, uint64_t *len)
+{
+	uint64_t lo = *off, hi;
+
+	if (!*len || lo >= sp->len)
+		return;
+	hi = *len > sp->len - lo ? sp->len : lo + *len;
+	lo &= ~(SIM_PAGE_SIZE - 1);
+	hi = (hi + SIM_PAGE_SIZE - 1) & ~(SIM_PAGE_SIZE - 1);   /* sp->len < 2^40 */
+	if (hi > sp->len)
+		hi = sp->len;
+	*off = lo;
+	*len = hi - lo;
+}
+
+/* The sim_alloc block holding addr of an implicit MR, or NULL. */
+static struct sim_odp_space *implicit_child(struct sim_mr *mr, uint64_t addr)
+{
+	struct sim_odp_space *sp;
+
+	for (sp = mr->children; sp && !space_holds(sp, addr); sp = sp->next)
+		;
+	return sp;
+}
+
+/*
+ * Pages go absent whole: the engine must hear of every byte that does, or data
+ * its DMA layer holds for the rest of a page would be landed into an absent
+ * page (lost) instead of before the invalidation. [off, off + len) widened to
+ * the pages mr_pages_set changes (implicit MRs: those of the children holding
+ * its first and last byte; off is an address there).
+ */
+static void mr_page_span(struct sim_mr *mr, uint64_t *off, uint64_t *len)
+{
+	struct sim_odp_space *first, *last;
+	uint64_t lo, hi, end, n;
+
+	if (!mr->implicit) {
+		space_span(&mr->space, off, len);
+		return;
+	}
+	if (!*len)
+		return;
+	end = *len > UINT64_MAX - *off ? UINT64_MAX : *off + *len;
+	lo = *off;
+	hi = end;
+	first = implicit_child(mr, lo);
+	last = implicit_child(mr, end - 1);
+	if (first) {
+		uint64_t rel = lo - (uint64_t)(uintptr_t)first->base;
+
+		n = 1;
+		space_span(first, &rel, &n);
+		lo = (uint64_t)(uintptr_t)first->base + rel;
+	}
+	if (last) {
+		uint64_t rel = end - 1 - (uint64_t)(uintptr_t)last->base;
+
+		n = 1;
+		space_span(last, &rel, &n);
+		hi = (uint64_t)(uintptr_t)last->base + rel + n;
+	}
+	*off = lo;
+	*len = hi - lo;
+}
+
 void sim_mr_invalidate(struct sim_dev *d, struct emu_mr *emu, uint64_t off, uint64_t len)
 {
 	struct sim_mr *mr = find_mr(d, emu);
+	uint64_t span_off = off, span_len = len;
 
 	if (!mr || !mr->odp)
 		return;
-	/* What the DMA layer holds for the range lands while it is still there. */
+	/* What the DMA layer holds for the pages lands while they are still there. */
+	mr_page_span(mr, &span_off, &span_len);
 	if (mr->alive || !mr->tracked)
-		(void)emu_mr_invalidate(mr->emu, mr_iova(mr, off), len);
+		(void)emu_mr_invalidate(mr->emu, mr_iova(mr, span_off), span_len);
 	mr_pages_set(mr, off, len, PAGES_ABSENT);
 	trace_range(d, "invalidate", mr, off, len);
 }
@@ -469,8 +538,12 @@ int sim_mr_set_unbacked(struct sim_dev *d, struct emu_mr *emu, uint64_t off, uin
 
 	if (!mr || !mr->odp)
 		return -SIM_EINVAL;
-	if (unbacked && (mr->alive || !mr->tracked))
-		(void)emu_mr_invalidate(mr->emu, mr_iova(mr, off), len);
+	if (unbacked && (mr->alive || !mr->tracked)) {
+		uint64_t span_off = off, span_len = len;
+
+		mr_page_span(mr, &span_off, &span_len);
+		(void)emu_mr_invalidate(mr->emu, mr_iova(mr, span_off), span_len);
+	}
 	mr_pages_set(mr, off, len, unbacked ? PAGES_UNBACKED : PAGES_BACKED);
 	trace_range(d, unbacked ? "unback" : "back", mr, off, len);
 	return 0;

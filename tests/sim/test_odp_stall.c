@@ -5,6 +5,12 @@
  * requester stalls on its own faults, the responder answers RNR NAK while its
  * pages fault in, and WRITE, READ and SEND still complete with the right bytes.
  * After an invalidation the next access faults again.
+ *
+ * rnr-in-stall: an RNR NAK that arrives while the requester is stalled on a
+ * fault of its own, in the middle of the same message, is not lost: the
+ * requester goes back to the NAKed PSN, waits its RNR timer (whether that ends
+ * before or after the stall does) and the message completes without a
+ * transport timeout.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -171,11 +177,128 @@ out:
 	return rc;
 }
 
+/* ---- an RNR NAK while the requester is stalled ------------------------------------------ */
+
+#define RS_MTU       1024u
+#define RS_WINDOW    6u                  /* packets in flight: the 7th waits for an ACK */
+#define RS_LEN       (16u * RS_MTU)      /* 16 packets */
+#define RS_ROFF      2048u               /* packet i lands at 2048 + i KiB */
+#define RS_NAKED     6u                  /* first packet into the responder's absent page */
+#define RS_STALL     8u                  /* first packet from the requester's absent page */
+
+struct rs_wait {
+	struct scen *s;
+	int side;
+	bool rnr;                 /* wait for an RNR NAK received, else for a stall */
+};
+
+static bool rs_reached(void *arg)
+{
+	struct rs_wait *w = arg;
+	struct emu_counters c;
+
+	emu_dev_counters(w->s->emu[w->side], &c);
+	return w->rnr ? c.rx_rnr_naks > 0 : c.odp_stalls > 0;
+}
+
+/*
+ * One 16-packet RDMA WRITE with a send window of 6 packets. Packets 0..5 go out
+ * at once; then page 2 of the source goes absent (after the WQE's up-front
+ * probe), so when the ACK of packet 5 opens the window the requester sends 6
+ * and 7 and stalls on packet 8. The responder's page 2 (where packet 6 lands)
+ * is absent too: its RNR NAK of packet 6 reaches the requester during the
+ * stall. rnr_timer is the IB code of the RNR timer: shorter than the fault
+ * delay (the timer ends during the stall) or longer (the stall ends first and
+ * the resume must wait for the timer).
+ */
+static int rnr_in_stall(uint8_t rnr_timer, uint64_t fault_ns)
+{
+	struct scen s;
+	struct scen_opts o;
+	struct scen_buf *src, *dst;
+	struct rs_wait w = { &s, 0, false };
+	struct emu_counters c0, c1;
+	uint64_t t_stall, t_rnr;
+	int rc = 1;
+
+	scen_opts_default(&o);
+	o.max_unacked_psns = RS_WINDOW;
+	o.min_rnr_timer = rnr_timer;
+	o.psn_mode = SCEN_PSN_FIXED;
+	o.sq_psn[0] = 617;
+	o.sq_psn[1] = 9000;
+	SCEN_CHECK(scen_init(&s, 5, EMU_QPT_RC, EMU_MTU_1024, &o) == 0, "setup");
+	sim_set_fault_delay(s.sim, fault_ns);
+	src = scen_mr(&s, 0, LEN, ODP);
+	dst = scen_mr(&s, 1, LEN, ODP);
+	SCEN_CHECK(src && dst, "buffers");
+	sim_mr_make_present(s.dev[0], src->mr, 0, LEN);
+	sim_mr_make_present(s.dev[1], dst->mr, 0, LEN);
+	sim_mr_invalidate(s.dev[1], dst->mr, 2 * 4096, 4096);
+	scen_fill(src->p, LEN, 77);
+
+	SCEN_CHECK_OK(scen_post_rdma(s.qp[0], 1, EMU_WR_RDMA_WRITE, EMU_SEND_SIGNALED, src, 0,
+				     RS_LEN, dst, RS_ROFF, 0));
+	emu_dev_counters(s.emu[0], &c0);
+	SCEN_CHECK(c0.tx_packets == RS_WINDOW, "%" PRIu64 " packets sent at post, want the "
+		   "window's %u", c0.tx_packets, RS_WINDOW);
+	/* Page 2 of the source (packets 8..11) goes after the up-front probe. */
+	sim_mr_invalidate(s.dev[0], src->mr, RS_STALL * RS_MTU, 4096);
+
+	SCEN_CHECK(sim_run_until(s.sim, rs_reached, &w, SCEN_MS(10)), "the requester never "
+		   "stalled");
+	t_stall = sim_now(s.sim);
+	w.rnr = true;
+	SCEN_CHECK(sim_run_until(s.sim, rs_reached, &w, SCEN_MS(10)), "no RNR NAK arrived");
+	t_rnr = sim_now(s.sim);
+	emu_dev_counters(s.emu[0], &c0);
+	SCEN_CHECK(c0.tx_packets == RS_STALL, "the requester sent %" PRIu64 " packets before "
+		   "stalling, want %u", c0.tx_packets, RS_STALL);
+	SCEN_CHECK(t_rnr < t_stall + fault_ns, "the RNR NAK came at %" PRIu64 " ns, after the "
+		   "stall (%" PRIu64 " ns) had ended: not the race under test", t_rnr, t_stall);
+
+	SCEN_CHECK(scen_wait_one(&s, s.scq[0], NULL, 1, EMU_WC_SUCCESS, EMU_WC_RDMA_WRITE,
+				 SCEN_ANY, "WRITE NAKed during the requester's stall"), "completion");
+	SCEN_CHECK(scen_memcmp(dst->p + RS_ROFF, src->p, RS_LEN, "written data") == 0, "data");
+	emu_dev_counters(s.emu[0], &c0);
+	emu_dev_counters(s.emu[1], &c1);
+	printf("    RNR timer code %u, fault delay %" PRIu64 " us: stalls %" PRIu64 ", RNR NAKs %"
+	       PRIu64 ", retransmits %" PRIu64 ", timeouts %" PRIu64 ", done at %" PRIu64 " us\n",
+	       rnr_timer, fault_ns / 1000, c0.odp_stalls, c0.rx_rnr_naks, c0.retransmits,
+	       c0.timeouts, sim_now(s.sim) / 1000);
+	SCEN_CHECK(c0.odp_stalls == 1, "requester stalls %" PRIu64 ", want 1", c0.odp_stalls);
+	SCEN_CHECK(c1.odp_rnr_naks == 1 && c0.rx_rnr_naks == 1, "RNR NAKs sent %" PRIu64
+		   " / received %" PRIu64 ", want 1", c1.odp_rnr_naks, c0.rx_rnr_naks);
+	/* Recovery is the RNR retry alone: a transport timeout would spend retry_cnt. */
+	SCEN_CHECK(c0.timeouts == 0, "%" PRIu64 " transport timeouts: the RNR NAK was lost "
+		   "during the stall", c0.timeouts);
+	/* Only 6 and 7 (sent before the NAK) go twice; 8.. are not sent while the
+	 * responder waits for 6. */
+	SCEN_CHECK(c0.retransmits == RS_STALL - RS_NAKED, "retransmits %" PRIu64 ", want %u",
+		   c0.retransmits, RS_STALL - RS_NAKED);
+	SCEN_CHECK(c0.tx_packets == RS_LEN / RS_MTU + RS_STALL - RS_NAKED, "requester sent %"
+		   PRIu64 " packets, want %u", c0.tx_packets, RS_LEN / RS_MTU + RS_STALL - RS_NAKED);
+	rc = 0;
+out:
+	scen_destroy(&s);
+	return rc;
+}
+
+static int test_rnr_in_stall(void)
+{
+	/* RNR timer 10 us < fault delay 50 us: the timer ends during the stall. */
+	if (rnr_in_stall(1, 50000))
+		return 1;
+	/* RNR timer 640 us > fault delay 20 us: the resume waits for the timer. */
+	return rnr_in_stall(12, 20000);
+}
+
 static const struct scen_test tests[] = {
 	{ "write", test_write },
 	{ "read", test_read },
 	{ "send", test_send },
 	{ "invalidate", test_invalidate },
+	{ "rnr-in-stall", test_rnr_in_stall },
 };
 
 int main(int argc, char **argv)

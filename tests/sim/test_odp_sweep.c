@@ -10,6 +10,12 @@
  * nothing may be lost, duplicated or completed with an error, and the device
  * and QP counters of faults must agree.
  *
+ * Each seed also picks the DMA-ordering policy of both devices (STRICT,
+ * CQE_FIRST, RELAXED or MIX, by seed % 4), and the test acts as a program that
+ * goes on after polling: every poll is followed by a deferral point. Held data
+ * must land before its pages are invalidated: no write may be lost (dma_lost)
+ * and every byte must be right once the stream is done.
+ *
  * Origin of the stream (test_odp_sweep.c):
  *
  * Each seed runs a mixed stream of 20-50 WRs in each direction (SENDs of random
@@ -75,6 +81,7 @@ struct stream {
 struct sweep {
 	struct scen s;
 	uint64_t seed;
+	enum emu_dma_policy policy;
 	struct stream st[2];
 	uint64_t rng;                     /* access flags, invalidations */
 	struct scen_buf *odp[16];         /* ODP buffers, for invalidations */
@@ -356,11 +363,21 @@ static void run_with_invalidations(struct sweep *w, uint64_t budget_ns)
 	}
 }
 
+/* The program goes on after its polls: what the DMA layer deferred may land. */
+static void deferral_points(struct sweep *w)
+{
+	if (w->policy == EMU_DMA_STRICT)
+		return;
+	emu_dev_dma_deferral_point(w->s.emu[0]);
+	emu_dev_dma_deferral_point(w->s.emu[1]);
+}
+
 static bool all_done(void *arg)
 {
 	struct sweep *w = arg;
 	bool done = true;
 
+	deferral_points(w);
 	for (int d = 0; d < 2; d++) {
 		struct stream *st = &w->st[d];
 		poll_stream(w, st);
@@ -509,6 +526,7 @@ struct totals {
 	struct sim_wire_stats wire;
 	uint64_t retransmits, timeouts, naks, dup_requests, ops;
 	uint64_t page_faults, stalls, odp_rnr, invalidations;
+	uint64_t dma_deferred, dma_reordered, dma_cqe_early;
 };
 
 /* The QP counts the faults its transport met; with one QP per device the two
@@ -558,6 +576,9 @@ static void add_totals(struct totals *t, struct sweep *w)
 		t->page_faults += c.page_faults;
 		t->stalls += c.odp_stalls;
 		t->odp_rnr += c.odp_rnr_naks;
+		t->dma_deferred += c.dma_deferred;
+		t->dma_reordered += c.dma_reordered;
+		t->dma_cqe_early += c.dma_cqe_early;
 	}
 	t->invalidations += w->invalidations;
 	t->ops += (uint64_t)(w->st[0].n_ops + w->st[1].n_ops);
@@ -566,6 +587,9 @@ static void add_totals(struct totals *t, struct sweep *w)
 static int run_seed(uint64_t seed, struct totals *t)
 {
 	static const uint32_t mtus[] = { EMU_MTU_256, EMU_MTU_1024, EMU_MTU_4096 };
+	static const enum emu_dma_policy policies[] = {
+		EMU_DMA_STRICT, EMU_DMA_CQE_FIRST, EMU_DMA_RELAXED, EMU_DMA_MIX,
+	};
 	struct sweep *w = calloc(1, sizeof(*w));
 	struct scen_opts o;
 	int rc = 1;
@@ -581,6 +605,9 @@ static int run_seed(uint64_t seed, struct totals *t)
 	o.psn_mode = (seed & 1) ? SCEN_PSN_NEAR_WRAP : SCEN_PSN_RANDOM;
 	if (scen_init(&w->s, seed, EMU_QPT_RC, mtus[seed % 3], &o))
 		goto out;
+	w->policy = policies[seed % 4];
+	for (int side = 0; side < 2; side++)
+		SCEN_CHECK_OK(emu_dev_set_dma_policy(w->s.emu[side], w->policy));
 	sim_set_fault_delay(w->s.sim, 500 + scen_rand_range(&w->rng, 0, 50000));
 	w->inval_every = 2000 + scen_rand_range(&w->rng, 0, 200000);
 	w->next_inval = sim_now(w->s.sim) + w->inval_every;
@@ -599,6 +626,7 @@ static int run_seed(uint64_t seed, struct totals *t)
 	 * completions that should not exist. */
 	sim_run(w->s.sim, SCEN_SEC(2));
 	all_done(w);
+	deferral_points(w);     /* after the last poll, before looking at the data */
 	SCEN_CHECK(check_counts(w) == 0, "every WR completes exactly once, nothing else "
 		   "(virtual time %.3f s)", (double)sim_now(w->s.sim) / 1e9);
 	for (int d = 0; d < 2; d++) {
@@ -612,9 +640,9 @@ out:
 	if (rc) {
 		struct emu_counters c;
 		printf("    seed %" PRIu64 ": MTU %u, %d + %d WRs, initial PSNs 0x%06x / 0x%06x, "
-		       "%d ODP buffers, %" PRIu64 " invalidations\n", seed, w->s.mtu_bytes,
-		       w->st[0].n_ops, w->st[1].n_ops, w->s.sq_psn[0], w->s.sq_psn[1], w->n_odp,
-		       w->invalidations);
+		       "%d ODP buffers, %" PRIu64 " invalidations, DMA policy %d\n", seed,
+		       w->s.mtu_bytes, w->st[0].n_ops, w->st[1].n_ops, w->s.sq_psn[0],
+		       w->s.sq_psn[1], w->n_odp, w->invalidations, (int)w->policy);
 		for (int side = 0; side < 2 && w->s.emu[side]; side++) {
 			emu_dev_counters(w->s.emu[side], &c);
 			printf("    device %d: ", side);
@@ -666,8 +694,12 @@ int main(int argc, char **argv)
 	printf("  ODP: %" PRIu64 " page faults, %" PRIu64 " requester stalls, %" PRIu64
 	       " RNR NAKs for absent pages, %" PRIu64 " invalidations\n", t.page_faults,
 	       t.stalls, t.odp_rnr, t.invalidations);
-	if (!t.page_faults || !t.stalls || !t.odp_rnr || !t.invalidations) {
-		printf("FAIL odp_sweep: the ODP faults did not take effect\n");
+	printf("  DMA: %" PRIu64 " writes deferred, %" PRIu64 " pieces reordered, %" PRIu64
+	       " CQEs before their data; none lost\n", t.dma_deferred, t.dma_reordered,
+	       t.dma_cqe_early);
+	if (!t.page_faults || !t.stalls || !t.odp_rnr || !t.invalidations ||
+	    (count >= 4 && (!t.dma_deferred || !t.dma_reordered || !t.dma_cqe_early))) {
+		printf("FAIL odp_sweep: the ODP faults or the DMA policies did not take effect\n");
 		printf("odp_sweep: 0 passed, 1 failed\n");
 		return 1;
 	}
