@@ -5,7 +5,10 @@
 #  1. user mode: two user-mode softhca devices in two processes on this machine,
 #     unmodified ibv_rc_pingpong and ib_write_bw (Debian's binaries) between them
 #     over real RoCEv2/UDP, with a short summary;
-#  2. simulation: `softhca demo`, two simulated HCAs on a lossy virtual wire doing
+#  2. the DMA-vs-CQ race of 2007 (shared seeds): a consumer that reads its buffer
+#     right after polling the CQE, under --order cqe-first with ABI 1 (stale every
+#     time), ABI 2 (ordered CQs: never) and strict (never);
+#  3. simulation: `softhca demo`, two simulated HCAs on a lossy virtual wire doing
 #     every RC operation (extra arguments of this script go to it).
 # Exit status 0 only if everything ran and verified.
 set -euo pipefail
@@ -13,10 +16,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash ci/install-deps.sh
 cmake -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build -j"$(nproc)" --target softhca softhca_ibverbs
+cmake --build build -j"$(nproc)" --target softhca softhca_ibverbs usermode_order_2007
 
 SOFTHCA=build/bin/softhca
-for f in "$SOFTHCA" build/lib/usermode/libibverbs.so.1; do
+ORDER_2007=build/bin/usermode/order_2007
+for f in "$SOFTHCA" build/lib/usermode/libibverbs.so.1 "$ORDER_2007"; do
 	if [[ ! -e $f ]]; then
 		echo "demo: the build did not produce $f" >&2
 		exit 1
@@ -62,6 +66,22 @@ iters=$(grep -E 'iters in' "$tmp/rc_pingpong.client" | tail -1)
 bw=$(awk '/^ *65536 /{print $4}' "$tmp/ib_write_bw.client" | tail -1)
 printf '%-14s %s\n' "ibv_rc_pingpong" "4 KiB messages, data checked (-c): $iters"
 printf '%-14s %s\n' "ib_write_bw" "64 KiB RDMA WRITEs for 2 s: ${bw:-?} MB/s average"
+echo
+
+echo "== the 2007 race: read the buffer right after polling the receive CQE (100 SENDs of 4 KiB)"
+race() {
+	local label=$1 expect=$2 out
+	shift 2
+	if ! out=$("$SOFTHCA" run --addr 127.0.0.203 "$@" -- "$ORDER_2007" "$expect" 2>&1); then
+		echo "demo: order_2007 $* did not give the expected result:" >&2
+		echo "$out" >&2
+		return 1
+	fi
+	printf '%-28s %s\n' "$label" "$(grep -E '^stale' <<<"$out" | cut -d';' -f1)"
+}
+race "cqe-first, ABI 1" 100 --order cqe-first --abi 1
+race "cqe-first, ABI 2 (the fix)" 0 --order cqe-first --abi 2
+race "strict" 0 --order strict
 echo
 
 echo "== simulation: softhca demo $*"
