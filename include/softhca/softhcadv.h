@@ -15,7 +15,8 @@
  *   EINVAL      a NULL object, an unknown value, or a value the object cannot take
  *               (INHERIT for a device), or an output buffer too small;
  *   EOPNOTSUPP  the object is not a softhca one, or this softhca lacks the call
- *               (an older drop-in than this library).
+ *               (an older drop-in than this library) or the setting asked
+ *               (a comp_mask bit it does not know).
  * Calls are thread-safe: they take the device's lock like any verbs call.
  *
  * DMA ordering (see docs/usermode.md and emu/core/emu.h): every write the HCA
@@ -135,6 +136,29 @@ struct softhcadv_counters {
 	/* The UDP layer (device only; 0 for a QP) */
 	uint64_t net_rx_datagrams, net_tx_datagrams, net_rx_errors, net_tx_errors;
 	uint64_t net_rx_short;
+	/* On-demand paging in the engine (page_faults above is its count of
+	 * accesses that found a page absent, each one a fault asked of the host) */
+	uint64_t odp_stalls;            /* the send side stopped on an absent page */
+	uint64_t odp_rnr_naks;          /* RNR NAKs sent for an absent page (also in
+					 * tx_rnr_naks) */
+	uint64_t odp_invalidations;     /* invalidations of a range (device only):
+					 * injected ones and softhcadv_mr_invalidate */
+	uint64_t odp_prefetches;        /* faults asked by ibv_advise_mr (device only) */
+	uint64_t odp_unbacked;          /* accesses to unmapped or protected memory:
+					 * access errors */
+	/* ... and in the host's page model (device only; 0 for a QP) */
+	uint64_t odp_fault_requests;    /* distinct faults asked */
+	uint64_t odp_fault_pages;       /* pages faults made present */
+	uint64_t odp_fault_errors;      /* faults that met unmapped/protected memory */
+	uint64_t odp_access_errors;     /* accesses answered "failed page" */
+	uint64_t odp_first_touch_pages; /* pages present at first touch (prefault) */
+	uint64_t odp_injected_invalidations; /* seeded: all present pages of one MR */
+	uint64_t odp_invalidated_pages; /* present pages invalidations made absent */
+	uint64_t odp_vanished_pages;    /* present pages found unmapped at an access */
+	uint64_t odp_prefetch_requests; /* prefetches (one per SGE) */
+	uint64_t odp_prefetch_pages;    /* pages prefetches made present */
+	uint64_t odp_fault_delay_max_ns; /* longest time from a fault to its resolution */
+	uint64_t odp_requested_invalidations; /* softhcadv_mr_invalidate calls */
 };
 
 int softhcadv_query_counters(struct ibv_context *ctx, struct softhcadv_counters *out,
@@ -144,10 +168,83 @@ int softhcadv_query_counters(struct ibv_context *ctx, struct softhcadv_counters 
 int softhcadv_query_qp_counters(struct ibv_qp *qp, struct softhcadv_counters *out,
 				size_t outlen);
 
+/* ---- on-demand paging ---------------------------------------------------------------- */
+
 /*
- * Room to grow: on-demand-paging knobs and fault injection will come as further
- * softhcadv_* calls of the same shape (an object, a value, 0 or an errno).
+ * An MR registered with IBV_ACCESS_ON_DEMAND is not pinned: the device keeps its
+ * own view of each 4 KiB page, and an access to a page that is not present
+ * faults (the QP stalls, or the responder answers RNR NAK, until the page is
+ * resolved against the process's mappings). See docs/usermode.md.
+ *
+ * The fault-injection knobs below are those of `softhca run --odp-prefault
+ * --odp-fault-delay US --odp-invalidate N` (SOFTHCA_ODP_*), which set them at
+ * open; these calls read and change them while the device runs.
  */
+
+#define SOFTHCADV_ODP_FAULT_DELAY_MAX_US 10000000ull /* 10 s */
+#define SOFTHCADV_ODP_INVALIDATE_MIN     2ull        /* 1 would invalidate every access */
+
+enum softhcadv_odp_config_mask {
+	SOFTHCADV_ODP_CONFIG_PREFAULT    = 1u << 0,
+	SOFTHCADV_ODP_CONFIG_FAULT_DELAY = 1u << 1,
+	SOFTHCADV_ODP_CONFIG_INVALIDATE  = 1u << 2,
+};
+
+struct softhcadv_odp_config {
+	/* set: the fields to change (the others stay as they are); get: in, the
+	 * fields wanted, out, those filled. A later field comes with a new bit. */
+	uint32_t comp_mask;
+	bool prefault;                  /* the first touch of a page never present
+					 * finds it present (no fault); false: it
+					 * faults (the default) */
+	uint8_t reserved[3];
+	uint64_t fault_delay_us;        /* a fault is resolved this long after it is
+					 * asked, at most ..._FAULT_DELAY_MAX_US; faults
+					 * already waiting then wait for the new delay */
+	uint64_t invalidate_one_in;     /* one ODP access in N (a seeded choice)
+					 * invalidates the present pages of its MR;
+					 * 0 = never, else at least ..._INVALIDATE_MIN */
+};
+
+/*
+ * EINVAL (nothing changed): a value beyond its limit; EOPNOTSUPP: a comp_mask
+ * bit this softhca does not know. The seeded invalidations restart with
+ * softhcadv_set_seed, so the same seed before the same traffic makes the same
+ * choices.
+ */
+int softhcadv_set_odp_config(struct ibv_context *ctx, const struct softhcadv_odp_config *cfg);
+int softhcadv_get_odp_config(struct ibv_context *ctx, struct softhcadv_odp_config *cfg);
+
+/*
+ * Invalidate [addr, addr + len) of an ODP MR (process addresses, inside
+ * [mr->addr, mr->addr + mr->length); any address of an implicit ODP MR), as the
+ * kernel's MMU notifier does when a mapping changes: data the device still holds
+ * for the range lands first, then every present page the range touches becomes
+ * absent and the next access to it faults again (prefault or not). Pages not
+ * present are left as they are. EINVAL: not an ODP MR, len 0, or the range leaves
+ * the MR.
+ */
+int softhcadv_mr_invalidate(struct ibv_mr *mr, void *addr, size_t len);
+
+/* The device's view of one page of an ODP MR. */
+enum softhcadv_page_state {
+	SOFTHCADV_PAGE_ABSENT = 0,      /* never present: the next access faults
+					 * (under prefault, finds it present) */
+	SOFTHCADV_PAGE_PRESENT_RO = 1,  /* present for reading only */
+	SOFTHCADV_PAGE_PRESENT_RW = 2,  /* present for reading and writing */
+	SOFTHCADV_PAGE_FAILED = 3,      /* a fault found it unmapped or without the
+					 * rights asked: the next access completes in
+					 * error, then the page is absent again */
+	SOFTHCADV_PAGE_INVALIDATED = 4, /* absent again after being present (an
+					 * invalidation, or found unmapped): the next
+					 * access faults, under prefault too */
+};
+
+/* The state of the page holding addr (EINVAL: not an ODP MR, or addr outside it). */
+int softhcadv_mr_page_state(struct ibv_mr *mr, void *addr, enum softhcadv_page_state *state);
+/* "absent", "present-ro", "present-rw", "failed", "invalidated"; NULL for an
+ * unknown value. Needs no device. */
+const char *softhcadv_page_state_name(enum softhcadv_page_state state);
 
 #ifdef __cplusplus
 }

@@ -48,6 +48,11 @@ struct softhcadv_ops {
 			      size_t outlen);
 	int (*query_qp_counters)(struct ibv_qp *qp, struct softhcadv_counters *out,
 				 size_t outlen);
+	/* on-demand paging; page states travel as enum softhcadv_page_state values */
+	int (*set_odp_config)(struct ibv_context *ctx, const struct softhcadv_odp_config *cfg);
+	int (*get_odp_config)(struct ibv_context *ctx, struct softhcadv_odp_config *cfg);
+	int (*mr_invalidate)(struct ibv_mr *mr, void *addr, size_t len);
+	int (*mr_page_state)(struct ibv_mr *mr, void *addr, uint32_t *state);
 	/* new entries go here */
 };
 

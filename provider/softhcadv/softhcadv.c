@@ -236,3 +236,63 @@ DV_EXPORT int softhcadv_query_qp_counters(struct ibv_qp *qp, struct softhcadv_co
 		return EINVAL;
 	DV_CALL(query_qp_counters, qp, out, outlen);
 }
+
+/* ---- on-demand paging ------------------------------------------------------------------- */
+
+DV_EXPORT int softhcadv_set_odp_config(struct ibv_context *ctx,
+				       const struct softhcadv_odp_config *cfg)
+{
+	if (!ctx || !cfg)
+		return EINVAL;
+	DV_CALL(set_odp_config, ctx, cfg);
+}
+
+DV_EXPORT int softhcadv_get_odp_config(struct ibv_context *ctx, struct softhcadv_odp_config *cfg)
+{
+	if (!ctx || !cfg)
+		return EINVAL;
+	DV_CALL(get_odp_config, ctx, cfg);
+}
+
+DV_EXPORT int softhcadv_mr_invalidate(struct ibv_mr *mr, void *addr, size_t len)
+{
+	if (!mr)
+		return EINVAL;
+	DV_CALL(mr_invalidate, mr, addr, len);
+}
+
+static const char *const page_state_names[] = {
+	[SOFTHCADV_PAGE_ABSENT] = "absent",
+	[SOFTHCADV_PAGE_PRESENT_RO] = "present-ro",
+	[SOFTHCADV_PAGE_PRESENT_RW] = "present-rw",
+	[SOFTHCADV_PAGE_FAILED] = "failed",
+	[SOFTHCADV_PAGE_INVALIDATED] = "invalidated",
+};
+
+#define N_PAGE_STATES (sizeof(page_state_names) / sizeof(page_state_names[0]))
+
+DV_EXPORT const char *softhcadv_page_state_name(enum softhcadv_page_state state)
+{
+	return (unsigned)state < N_PAGE_STATES ? page_state_names[state] : NULL;
+}
+
+DV_EXPORT int softhcadv_mr_page_state(struct ibv_mr *mr, void *addr,
+				      enum softhcadv_page_state *state)
+{
+	const struct softhcadv_ops *o = ops();
+	uint32_t raw = 0;
+	int ret;
+
+	if (!mr || !state)
+		return EINVAL;
+	if (!DV_ENTRY(o, mr_page_state))
+		return EOPNOTSUPP;
+	ret = o->mr_page_state(mr, addr, &raw);
+	if (ret)
+		return ret;
+	/* A state newer than this library knows is not passed on as a lie. */
+	if (!softhcadv_page_state_name((enum softhcadv_page_state)raw))
+		return EPROTO;
+	*state = (enum softhcadv_page_state)raw;
+	return 0;
+}

@@ -59,6 +59,7 @@ struct odp_procmap_query {
 #define MAP_SCAN_PAGES  256u      /* pages one odp_map answer covers at most (1 MiB) */
 #define MINCORE_WINDOW  4096u     /* pages per mincore() call when residency matters */
 #define FIRST_BUCKETS   16u
+#define INV_STREAM      0x6f64702d696e76ull  /* "odp-inv": the invalidations' own PRNG stream */
 
 struct chunk {
 	uint64_t key;                 /* virtual address >> CHUNK_SHIFT */
@@ -556,7 +557,7 @@ int odp_host_create(const struct odp_config *cfg, struct odp_host **out)
 		return -ENOMEM;
 	h->cfg = *cfg;
 	h->maps_fd = -1;
-	h->prng = cfg->seed ^ 0x6f64702d696e76ull;   /* "odp-inv": its own stream */
+	h->prng = cfg->seed ^ INV_STREAM;
 	*out = h;
 	return 0;
 }
@@ -819,4 +820,53 @@ void odp_invalidate_mr(struct odp_host *h, struct odp_mr *mr)
 void odp_get_stats(const struct odp_host *h, struct odp_stats *out)
 {
 	*out = h->st;
+}
+
+/* ---- run-time control ------------------------------------------------------------------------ */
+
+void odp_get_config(const struct odp_host *h, struct odp_config *out)
+{
+	*out = h->cfg;
+}
+
+void odp_set_config(struct odp_host *h, const struct odp_config *cfg)
+{
+	h->cfg.prefault = cfg->prefault;
+	h->cfg.fault_delay_ns = cfg->fault_delay_ns;
+	h->cfg.invalidate_one_in = cfg->invalidate_one_in;
+	/* Prefetches are never delayed; faults wait for the delay in force now. */
+	for (size_t i = 0; i < h->nreqs; i++)
+		if (kind_faults(h->reqs[i].kind))
+			h->reqs[i].due_ns = h->reqs[i].asked_ns + cfg->fault_delay_ns;
+}
+
+void odp_set_seed(struct odp_host *h, uint64_t seed)
+{
+	h->cfg.seed = seed;
+	h->prng = seed ^ INV_STREAM;                 /* as odp_host_create */
+}
+
+enum odp_page_state odp_page_state(struct odp_mr *mr, uintptr_t addr)
+{
+	uintptr_t pn = addr >> PG_SHIFT;
+	struct chunk *c = chunk_of(mr, pn, false);
+	unsigned i = page_index(pn);
+
+	if (!c)
+		return ODP_PAGE_ABSENT;
+	if (bit_get(c->failed, i))
+		return ODP_PAGE_FAILED;
+	if (bit_get(c->present, i))
+		return bit_get(c->writable, i) ? ODP_PAGE_PRESENT_RW : ODP_PAGE_PRESENT_RO;
+	return bit_get(c->seen, i) ? ODP_PAGE_INVALIDATED : ODP_PAGE_ABSENT;
+}
+
+uint64_t odp_invalidate_range(struct odp_host *h, struct odp_mr *mr, uintptr_t addr,
+			      uint64_t len)
+{
+	uint64_t n = mark_absent(mr, page_down(addr), page_end(addr, len));
+
+	h->st.requested_invalidations++;
+	h->st.invalidated_pages += n;
+	return n;
 }

@@ -20,7 +20,9 @@
  * the others
  * "failed": the next access to a failed page answers -EFAULT, an access error,
  * and forgets the mark, so a later access faults again. An invalidation (seeded
- * injection, or a present page found unmapped at an access) makes pages absent.
+ * injection, softhcadv_mr_invalidate through odp_invalidate_range, or a present
+ * page found unmapped at an access) makes pages absent. The knobs can change
+ * while the device runs (odp_set_config, softhcadv_set_odp_config).
  *
  * Every access to a present range checks with mincore() that it is still mapped,
  * so a page the program unmapped is never copied (no SIGSEGV inside the device).
@@ -58,11 +60,13 @@ struct odp_stats {
 	uint64_t access_errors;      /* accesses answered -EFAULT */
 	uint64_t first_touch_pages;  /* pages present at first touch (prefault) */
 	uint64_t injected_invalidations; /* (all the present pages of one MR) */
-	uint64_t invalidated_pages;  /* present pages they dropped */
+	uint64_t invalidated_pages;  /* present pages invalidations dropped (injected
+				      * ones and odp_invalidate_range) */
 	uint64_t vanished_pages;     /* present pages found unmapped at an access */
 	uint64_t prefetch_requests;  /* prefetches (one per SGE) */
 	uint64_t prefetch_pages;     /* pages made present by prefetches */
 	uint64_t fault_delay_max_ns; /* longest time from a fault request to its resolution */
+	uint64_t requested_invalidations; /* odp_invalidate_range calls (softhcadv_mr_invalidate) */
 };
 
 struct odp_host;                 /* one per device */
@@ -115,5 +119,40 @@ struct odp_mr *odp_take_invalidation(struct odp_host *h);
 void odp_invalidate_mr(struct odp_host *h, struct odp_mr *mr);   /* all its pages */
 
 void odp_get_stats(const struct odp_host *h, struct odp_stats *out);
+
+/* ---- run-time control (softhcadv, include/softhca/softhcadv.h) ----------------------- */
+
+/*
+ * The knobs now. odp_set_config changes prefault, fault_delay_ns and
+ * invalidate_one_in (not the seed: odp_set_seed); the caller checks the limits.
+ * Faults already queued become due at their request time plus the new delay, so
+ * shortening a long delay releases them.
+ */
+void odp_get_config(const struct odp_host *h, struct odp_config *out);
+void odp_set_config(struct odp_host *h, const struct odp_config *cfg);
+/* Restart the invalidation decisions from seed, as odp_host_create does. */
+void odp_set_seed(struct odp_host *h, uint64_t seed);
+
+/* What the model holds for one page. */
+enum odp_page_state {
+	ODP_PAGE_ABSENT,             /* never present: the next access faults (under
+				      * prefault, finds it present at once) */
+	ODP_PAGE_PRESENT_RO,         /* present, the device may read it */
+	ODP_PAGE_PRESENT_RW,         /* present, the device may read and write it */
+	ODP_PAGE_FAILED,             /* a fault found it unmapped or protected: the
+				      * next access is an access error */
+	ODP_PAGE_INVALIDATED,        /* absent again after being present: the next
+				      * access faults, under prefault too */
+};
+
+enum odp_page_state odp_page_state(struct odp_mr *mr, uintptr_t addr);
+
+/*
+ * The present pages of every page [addr, addr + len) touches become absent (the
+ * caller first lets the engine land what it holds for the range:
+ * emu_mr_invalidate). Returns how many were present.
+ */
+uint64_t odp_invalidate_range(struct odp_host *h, struct odp_mr *mr, uintptr_t addr,
+			      uint64_t len);
 
 #endif /* SOFTHCA_PROVIDER_USERMODE_ODP_H */

@@ -1247,7 +1247,7 @@ static void write_odp_stats(struct uh_dev *d, FILE *f)
 	OSTAT(fault_requests); OSTAT(fault_pages); OSTAT(fault_errors); OSTAT(access_errors);
 	OSTAT(first_touch_pages); OSTAT(injected_invalidations); OSTAT(invalidated_pages);
 	OSTAT(vanished_pages); OSTAT(prefetch_requests); OSTAT(prefetch_pages);
-	OSTAT(fault_delay_max_ns);
+	OSTAT(fault_delay_max_ns); OSTAT(requested_invalidations);
 #undef OSTAT
 }
 
@@ -2282,4 +2282,105 @@ void uh_srq_doorbell(struct uh_dev *d, struct uh_srq *srq)
 {
 	if (srq)
 		srq_consume(d, (struct srq_priv *)srq);
+}
+
+/* ---- on-demand paging at run time (softhcadv) ---------------------------------------- */
+
+int uh_odp_set_knobs(struct uh_dev *d, const struct uh_odp_knobs *k)
+{
+	struct odp_config oc;
+
+	if (((k->which & UH_ODP_KNOB_FAULT_DELAY) &&
+	     k->fault_delay_us > UH_ODP_FAULT_DELAY_MAX_US) ||
+	    ((k->which & UH_ODP_KNOB_INVALIDATE) && k->invalidate_one_in &&
+	     k->invalidate_one_in < UH_ODP_INVALIDATE_MIN))
+		return -EINVAL;
+	uh_lock(d);
+	odp_get_config(d->odp, &oc);
+	if (k->which & UH_ODP_KNOB_PREFAULT)
+		oc.prefault = k->prefault;
+	if (k->which & UH_ODP_KNOB_FAULT_DELAY)
+		oc.fault_delay_ns = k->fault_delay_us * 1000u;
+	if (k->which & UH_ODP_KNOB_INVALIDATE)
+		oc.invalidate_one_in = k->invalidate_one_in;
+	odp_set_config(d->odp, &oc);
+	uh_unlock(d);           /* the progress thread learns the new due times */
+	return 0;
+}
+
+void uh_odp_get_knobs(struct uh_dev *d, struct uh_odp_knobs *k)
+{
+	struct odp_config oc;
+
+	uh_lock(d);
+	odp_get_config(d->odp, &oc);
+	uh_unlock(d);
+	k->which = UH_ODP_KNOB_PREFAULT | UH_ODP_KNOB_FAULT_DELAY | UH_ODP_KNOB_INVALIDATE;
+	k->prefault = oc.prefault;
+	k->fault_delay_us = oc.fault_delay_ns / 1000u;
+	k->invalidate_one_in = oc.invalidate_one_in;
+}
+
+void uh_odp_set_seed(struct uh_dev *d, uint64_t seed)
+{
+	odp_set_seed(d->odp, seed);
+}
+
+/* The host's record of an ODP MR of d, NULL if emr is none. [locked] */
+static struct mr_rec *odp_mr_rec(struct uh_dev *d, struct emu_mr *emr)
+{
+	struct mr_rec *mr = emr ? d->mr_hash[mr_bucket(emr)] : NULL;
+
+	while (mr && mr->emu != emr)
+		mr = mr->next;
+	return mr && mr->odp ? mr : NULL;
+}
+
+/* Is [addr, addr + len) inside the MR's memory? (len 0: is addr.) */
+static bool mr_holds(const struct mr_rec *mr, uintptr_t addr, uint64_t len)
+{
+	uintptr_t base = (uintptr_t)mr->addr;
+
+	return addr >= base && addr - base < mr->len && len <= mr->len - (addr - base);
+}
+
+int uh_odp_invalidate(struct uh_dev *d, struct emu_mr *emr, uintptr_t addr, uint64_t len)
+{
+	struct mr_rec *mr;
+	int ret = -EINVAL;
+
+	uh_lock(d);
+	mr = odp_mr_rec(d, emr);
+	if (mr && len && mr_holds(mr, addr, len)) {
+		/* In-flight DMA to the range lands before its pages go, as the
+		 * injected invalidations do (odp_apply_invalidation). */
+		ret = emu_mr_invalidate(mr->emu, mr->iova0 + (addr - (uintptr_t)mr->addr), len);
+		if (!ret)
+			(void)odp_invalidate_range(d->odp, mr->odp, addr, len);
+	}
+	uh_unlock(d);
+	return ret;
+}
+
+int uh_odp_page_state(struct uh_dev *d, struct emu_mr *emr, uintptr_t addr,
+		      enum odp_page_state *out)
+{
+	struct mr_rec *mr;
+	int ret = -EINVAL;
+
+	uh_lock(d);
+	mr = odp_mr_rec(d, emr);
+	if (mr && mr_holds(mr, addr, 0)) {
+		*out = odp_page_state(mr->odp, addr);
+		ret = 0;
+	}
+	uh_unlock(d);
+	return ret;
+}
+
+void uh_odp_stats(struct uh_dev *d, struct odp_stats *out)
+{
+	uh_lock(d);
+	odp_get_stats(d->odp, out);
+	uh_unlock(d);
 }

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "emu/core/emu.h"
+#include "odp.h"
 #include "softhca/abi.h"
 
 struct uh_dev;
@@ -213,5 +214,39 @@ struct uh_net_stats {
 	uint64_t rx_datagrams, tx_datagrams, rx_errors, tx_errors, rx_short;
 };
 void uh_net_stats(struct uh_dev *d, struct uh_net_stats *out);
+
+/* ---- on-demand paging at run time (softhcadv, provider/usermode/verbs_dv.c) ----------- */
+
+/* The knobs `softhca run --odp-*` sets at open (struct uh_config), changed later. */
+enum uh_odp_knob {
+	UH_ODP_KNOB_PREFAULT = 1u << 0,
+	UH_ODP_KNOB_FAULT_DELAY = 1u << 1,
+	UH_ODP_KNOB_INVALIDATE = 1u << 2,
+};
+
+struct uh_odp_knobs {
+	uint32_t which;                /* set: the knobs to change (enum uh_odp_knob) */
+	bool prefault;
+	uint64_t fault_delay_us;       /* at most UH_ODP_FAULT_DELAY_MAX_US */
+	uint64_t invalidate_one_in;    /* 0 (never) or at least UH_ODP_INVALIDATE_MIN */
+};
+
+/* Change the knobs k->which names, in one lock section. -EINVAL (nothing
+ * changed): a value beyond its limit. Faults already queued wait for the new
+ * delay counted from when they were asked. */
+int  uh_odp_set_knobs(struct uh_dev *d, const struct uh_odp_knobs *k);
+void uh_odp_get_knobs(struct uh_dev *d, struct uh_odp_knobs *k);
+/* The seeded invalidation decisions restart from seed. [locked] */
+void uh_odp_set_seed(struct uh_dev *d, uint64_t seed);
+/*
+ * addr is a process address of the MR (its addr plus an offset; any address of
+ * an implicit one). -EINVAL: mr is not an ODP MR of d, or the range is empty or
+ * leaves the MR. uh_odp_invalidate first lands the data the engine holds for
+ * the range (emu_mr_invalidate), then makes the present pages it touches absent.
+ */
+int  uh_odp_invalidate(struct uh_dev *d, struct emu_mr *mr, uintptr_t addr, uint64_t len);
+int  uh_odp_page_state(struct uh_dev *d, struct emu_mr *mr, uintptr_t addr,
+		       enum odp_page_state *out);
+void uh_odp_stats(struct uh_dev *d, struct odp_stats *out);
 
 #endif /* SOFTHCA_PROVIDER_USERMODE_UHOST_H */

@@ -34,6 +34,11 @@ static bool ours_cq(struct ibv_cq *cq)
 	return cq && ours(cq->context) && to_cq(cq)->uh;
 }
 
+static bool ours_mr(struct ibv_mr *mr)
+{
+	return mr && ours(mr->context) && to_mr(mr)->emu;
+}
+
 /* ---- orders -------------------------------------------------------------------------- */
 
 static int to_emu_order(uint32_t order, enum emu_dma_policy *out)
@@ -184,6 +189,7 @@ static int dv_set_seed(struct ibv_context *ctx, uint64_t seed)
 	uh = ctx_uh(ctx);
 	uh_lock(uh);
 	emu_dev_set_seed(uh_emu(uh), seed);
+	uh_odp_set_seed(uh, seed);      /* the injected invalidations' choices too */
 	uh_unlock(uh);
 	return 0;
 }
@@ -258,6 +264,27 @@ static void from_emu_counters(const struct emu_counters *e, struct softhcadv_cou
 	c->dma_cqe_early = e->dma_cqe_early;
 	c->dma_lost = e->dma_lost;
 	c->page_faults = e->page_faults;
+	c->odp_stalls = e->odp_stalls;
+	c->odp_rnr_naks = e->odp_rnr_naks;
+	c->odp_invalidations = e->odp_invalidations;
+	c->odp_prefetches = e->odp_prefetches;
+	c->odp_unbacked = e->odp_unbacked;
+}
+
+static void from_odp_stats(const struct odp_stats *o, struct softhcadv_counters *c)
+{
+	c->odp_fault_requests = o->fault_requests;
+	c->odp_fault_pages = o->fault_pages;
+	c->odp_fault_errors = o->fault_errors;
+	c->odp_access_errors = o->access_errors;
+	c->odp_first_touch_pages = o->first_touch_pages;
+	c->odp_injected_invalidations = o->injected_invalidations;
+	c->odp_invalidated_pages = o->invalidated_pages;
+	c->odp_vanished_pages = o->vanished_pages;
+	c->odp_prefetch_requests = o->prefetch_requests;
+	c->odp_prefetch_pages = o->prefetch_pages;
+	c->odp_fault_delay_max_ns = o->fault_delay_max_ns;
+	c->odp_requested_invalidations = o->requested_invalidations;
 }
 
 /* Versioned by size (softhcadv.h): whole fields that fit, the rest zeroed. */
@@ -281,6 +308,7 @@ static int dv_query_counters(struct ibv_context *ctx, struct softhcadv_counters 
 	struct softhcadv_counters full;
 	struct uh_net_stats ns;
 	struct emu_counters e;
+	struct odp_stats os;
 	struct uh_dev *uh;
 
 	if (!ours(ctx))
@@ -291,9 +319,11 @@ static int dv_query_counters(struct ibv_context *ctx, struct softhcadv_counters 
 	uh_lock(uh);
 	emu_dev_counters(uh_emu(uh), &e);
 	uh_unlock(uh);
-	uh_net_stats(uh, &ns);          /* takes the lock itself */
+	uh_net_stats(uh, &ns);          /* these two take the lock themselves */
+	uh_odp_stats(uh, &os);
 	memset(&full, 0, sizeof(full));
 	from_emu_counters(&e, &full);
+	from_odp_stats(&os, &full);
 	full.net_rx_datagrams = ns.rx_datagrams;
 	full.net_tx_datagrams = ns.tx_datagrams;
 	full.net_rx_errors = ns.rx_errors;
@@ -324,6 +354,95 @@ static int dv_query_qp_counters(struct ibv_qp *ibqp, struct softhcadv_counters *
 	return 0;
 }
 
+/* ---- on-demand paging ------------------------------------------------------------------- */
+
+_Static_assert(SOFTHCADV_ODP_FAULT_DELAY_MAX_US == UH_ODP_FAULT_DELAY_MAX_US &&
+	       SOFTHCADV_ODP_INVALIDATE_MIN == UH_ODP_INVALIDATE_MIN,
+	       "softhcadv's ODP limits are those of softhca run");
+
+#define DV_ODP_CONFIG_KNOWN (SOFTHCADV_ODP_CONFIG_PREFAULT | SOFTHCADV_ODP_CONFIG_FAULT_DELAY | \
+			     SOFTHCADV_ODP_CONFIG_INVALIDATE)
+
+static int dv_set_odp_config(struct ibv_context *ctx, const struct softhcadv_odp_config *cfg)
+{
+	struct uh_odp_knobs k = { 0 };
+
+	if (!ours(ctx))
+		return EOPNOTSUPP;
+	if (!cfg)
+		return EINVAL;
+	if (cfg->comp_mask & ~(uint32_t)DV_ODP_CONFIG_KNOWN)
+		return EOPNOTSUPP;
+	if (cfg->comp_mask & SOFTHCADV_ODP_CONFIG_PREFAULT) {
+		k.which |= UH_ODP_KNOB_PREFAULT;
+		k.prefault = cfg->prefault;
+	}
+	if (cfg->comp_mask & SOFTHCADV_ODP_CONFIG_FAULT_DELAY) {
+		k.which |= UH_ODP_KNOB_FAULT_DELAY;
+		k.fault_delay_us = cfg->fault_delay_us;
+	}
+	if (cfg->comp_mask & SOFTHCADV_ODP_CONFIG_INVALIDATE) {
+		k.which |= UH_ODP_KNOB_INVALIDATE;
+		k.invalidate_one_in = cfg->invalidate_one_in;
+	}
+	return sh_err(uh_odp_set_knobs(ctx_uh(ctx), &k));
+}
+
+static int dv_get_odp_config(struct ibv_context *ctx, struct softhcadv_odp_config *cfg)
+{
+	struct uh_odp_knobs k;
+	uint32_t want;
+
+	if (!ours(ctx))
+		return EOPNOTSUPP;
+	if (!cfg)
+		return EINVAL;
+	want = cfg->comp_mask & DV_ODP_CONFIG_KNOWN;
+	uh_odp_get_knobs(ctx_uh(ctx), &k);
+	if (want & SOFTHCADV_ODP_CONFIG_PREFAULT)
+		cfg->prefault = k.prefault;
+	if (want & SOFTHCADV_ODP_CONFIG_FAULT_DELAY)
+		cfg->fault_delay_us = k.fault_delay_us;
+	if (want & SOFTHCADV_ODP_CONFIG_INVALIDATE)
+		cfg->invalidate_one_in = k.invalidate_one_in;
+	cfg->comp_mask = want;
+	return 0;
+}
+
+static int dv_mr_invalidate(struct ibv_mr *ibmr, void *addr, size_t len)
+{
+	if (!ours_mr(ibmr))
+		return EOPNOTSUPP;
+	return sh_err(uh_odp_invalidate(ctx_uh(ibmr->context), to_mr(ibmr)->emu,
+					(uintptr_t)addr, len));
+}
+
+static uint32_t from_odp_page_state(enum odp_page_state s)
+{
+	switch (s) {
+	case ODP_PAGE_PRESENT_RO: return SOFTHCADV_PAGE_PRESENT_RO;
+	case ODP_PAGE_PRESENT_RW: return SOFTHCADV_PAGE_PRESENT_RW;
+	case ODP_PAGE_FAILED: return SOFTHCADV_PAGE_FAILED;
+	case ODP_PAGE_INVALIDATED: return SOFTHCADV_PAGE_INVALIDATED;
+	default: return SOFTHCADV_PAGE_ABSENT;
+	}
+}
+
+static int dv_mr_page_state(struct ibv_mr *ibmr, void *addr, uint32_t *state)
+{
+	enum odp_page_state s;
+	int ret;
+
+	if (!ours_mr(ibmr))
+		return EOPNOTSUPP;
+	if (!state)
+		return EINVAL;
+	ret = uh_odp_page_state(ctx_uh(ibmr->context), to_mr(ibmr)->emu, (uintptr_t)addr, &s);
+	if (!ret)
+		*state = from_odp_page_state(s);
+	return sh_err(ret);
+}
+
 /* ---- the exported table ------------------------------------------------------------------ */
 
 static const struct softhcadv_ops dv_ops = {
@@ -341,6 +460,10 @@ static const struct softhcadv_ops dv_ops = {
 	.deferral_point = dv_deferral_point,
 	.query_counters = dv_query_counters,
 	.query_qp_counters = dv_query_qp_counters,
+	.set_odp_config = dv_set_odp_config,
+	.get_odp_config = dv_get_odp_config,
+	.mr_invalidate = dv_mr_invalidate,
+	.mr_page_state = dv_mr_page_state,
 };
 
 /* Exported as softhcadv_private_ops@@SOFTHCA_PRIVATE_1 (libibverbs.map). */
