@@ -18,6 +18,7 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdalign.h>
@@ -40,6 +41,10 @@
 #define TX_RING_CQ     4096u
 #define RX_PAYLOAD     4352u     /* a bigger datagram is not RoCEv2: rx_short */
 #define RX_BUFS        256u      /* provided buffers (power of two) */
+#define RX_BUFS_GRO    128u      /* ... of GRO_BYTES each, with UDP_GRO */
+#define GRO_BYTES      65536u    /* the largest UDP payload a coalesced datagram has */
+#define GSO_SEGS_MAX   64u       /* datagrams per UDP_SEGMENT send (kernel: 64 or 128) */
+#define GSO_BYTES_MAX  65000u    /* their total: one IPv4/IPv6 datagram's payload */
 #define RX_BGID        1
 #define RX_RING_SQ     16u
 #define RX_RING_CQ     1024u
@@ -50,6 +55,7 @@
 #define SEND_RETRY_WAIT_MS 10
 #define CRC_TABLE_LEN  16384u
 #define CRC32_POLY_REV 0xedb88320u
+#define DELTA_CACHE    64u       /* ICRC port corrections remembered (power of two) */
 
 enum { TAG_RX = 1 };   /* user_data of the multishot receive */
 
@@ -64,7 +70,49 @@ struct tx_slot {
 		struct cmsghdr align;
 	} ctrl;
 	size_t cap;
+	/* Its destination takes UDP_SEGMENT sends: a loopback address only. Off
+	 * the host, the kernel (or the NIC) cuts the datagrams before the wire,
+	 * but numbers their IPv4 IDs 0, 1, 2... while the ICRC assumes 0 (what one
+	 * DF datagram from an unconnected socket carries). On loopback nothing
+	 * cuts them before a receiver: a UDP_GRO socket takes them whole, any
+	 * other socket gets them one by one; a sniffer on lo sees them whole. */
+	bool gso_ok;
+	uint8_t tos, ttl;          /* what the control messages say */
 	alignas(64) uint8_t data[];
+};
+
+/*
+ * Consecutive queued datagrams to one destination, all of one size but the last
+ * (which may be shorter), leave as one UDP_SEGMENT send: the kernel cuts the
+ * buffer back into exactly these datagrams (on loopback it may even hand the
+ * whole to a UDP_GRO receiver in one piece, which cuts it again). Each one is a
+ * complete RoCEv2 packet with its own ICRC, as it would have been alone.
+ */
+struct tx_group {
+	struct tx_group *next_free;
+	struct tx_group *next_all;
+	struct msghdr msg;
+	union {
+		char buf[CMSG_SPACE(sizeof(int)) * 2 + CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctrl;
+	uint32_t count;
+	struct tx_slot *slots[GSO_SEGS_MAX];
+	struct iovec iov[GSO_SEGS_MAX];
+};
+
+/* One send: a slot alone (tag = the slot) or a group (tag = the group | 1). */
+struct tx_unit {
+	struct msghdr *msg;
+	uintptr_t tag;
+	uint32_t segs;
+};
+
+/* One remembered ICRC port correction: a QP's packets come in few lengths. */
+struct delta_ent {
+	uint16_t sport, dport;
+	uint32_t len;            /* 0: empty */
+	uint32_t delta;
 };
 
 struct uh_net {
@@ -75,12 +123,19 @@ struct uh_net {
 	uint8_t local[16];             /* bound address, IPv4-mapped for IPv4 */
 	struct uh_pcap *pcap;
 	struct uh_net_stats stats;
+	struct delta_ent deltas[DELTA_CACHE];
 
 	/* send slots */
 	struct tx_slot *free_slots, *all_slots;
 	uint32_t nslots;
 	struct tx_slot *queue[TX_BATCH];
 	uint32_t nqueued;
+	struct tx_group *free_groups, *all_groups;
+	struct tx_unit units[TX_BATCH];
+	bool gso;                      /* UDP_SEGMENT sends */
+	bool gro;                      /* UDP_GRO receives: buffers of GRO_BYTES */
+	size_t rx_payload;             /* receive buffer payload room */
+	unsigned rx_nbufs;             /* provided buffers (power of two) */
 
 	bool uring;
 	/* io_uring back end */
@@ -178,6 +233,23 @@ uint32_t uh_net_icrc_port_delta(uint16_t old_sport, uint16_t old_dport, uint16_t
 	return crc_mulmod(raw, xpow8(len));
 }
 
+/* uh_net_icrc_port_delta costs a few hundred ns (bit by bit); each QP sends from
+ * one port and its packets come in few lengths, so the answers are kept. */
+static uint32_t port_delta(struct uh_net *n, uint16_t sport, uint16_t dport, size_t len)
+{
+	uint32_t h = ((uint32_t)sport * 0x9e3779b1u) ^ ((uint32_t)dport * 0x85ebca6bu) ^
+		     ((uint32_t)len * 0xc2b2ae35u);
+	struct delta_ent *e = &n->deltas[(h >> 16) & (DELTA_CACHE - 1)];
+
+	if (e->len != len || e->sport != sport || e->dport != dport) {
+		e->delta = uh_net_icrc_port_delta(sport, dport, n->port, n->port, len);
+		e->sport = sport;
+		e->dport = dport;
+		e->len = (uint32_t)len;
+	}
+	return e->delta;
+}
+
 static void fix_icrc(uint8_t *pkt, size_t len, uint32_t delta)
 {
 	uint8_t *p = pkt + len - 4;
@@ -237,6 +309,43 @@ static void grow_buffers(int fd)
 		(void)setopt_int(fd, SOL_SOCKET, SO_RCVBUF, SOCK_BUF_BYTES);
 	if (setopt_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, SOCK_BUF_BYTES))
 		(void)setopt_int(fd, SOL_SOCKET, SO_SNDBUF, SOCK_BUF_BYTES);
+}
+
+/* SOFTHCA_NET_GSO / SOFTHCA_NET_GRO: unset or "1" on, "0" off; -1: neither. */
+static int env_switch(const char *name, bool *on)
+{
+	const char *v = getenv(name);
+
+	*on = !v || !*v || !strcmp(v, "1");
+	return *on || !strcmp(v, "0") ? 0 : -1;
+}
+
+/*
+ * UDP_SEGMENT sends and UDP_GRO receives where the kernel has them (Linux 4.18
+ * and 5.0): on loopback a message of many datagrams then crosses the kernel as
+ * one. SOFTHCA_NET_GSO=0 / SOFTHCA_NET_GRO=0 turn them off.
+ */
+static int set_offloads(struct uh_net *n, char *err, size_t errlen)
+{
+	int v = 0;
+	socklen_t vlen = sizeof(v);
+	bool gso, gro;
+
+	if (env_switch("SOFTHCA_NET_GSO", &gso)) {
+		snprintf(err, errlen, "SOFTHCA_NET_GSO=%s: not 0 (off) or 1 (on, the default)",
+			 getenv("SOFTHCA_NET_GSO"));
+		return -EINVAL;
+	}
+	if (env_switch("SOFTHCA_NET_GRO", &gro)) {
+		snprintf(err, errlen, "SOFTHCA_NET_GRO=%s: not 0 (off) or 1 (on, the default)",
+			 getenv("SOFTHCA_NET_GRO"));
+		return -EINVAL;
+	}
+	n->gso = gso && !getsockopt(n->fd, SOL_UDP, UDP_SEGMENT, &v, &vlen);
+	n->gro = gro && !setopt_int(n->fd, SOL_UDP, UDP_GRO, 1);
+	n->rx_payload = n->gro ? GRO_BYTES : RX_PAYLOAD;
+	n->rx_nbufs = n->gro ? RX_BUFS_GRO : RX_BUFS;
+	return 0;
 }
 
 static int set_ip_options(int fd, int family)
@@ -300,6 +409,9 @@ static int open_socket(struct uh_net *n, const struct uh_net_params *p, char *er
 		return -e;
 	}
 	grow_buffers(n->fd);
+	e = set_offloads(n, err, errlen);
+	if (e)
+		return e;
 	if (bind(n->fd, (struct sockaddr *)&ss, sslen)) {
 		e = errno;
 		snprintf(err, errlen, "bind %s port %u: %s%s", addr_text(&ss, text, sizeof(text)),
@@ -313,14 +425,20 @@ static int open_socket(struct uh_net *n, const struct uh_net_params *p, char *er
 
 /* ---- receive: building the engine's view of a datagram --------------------------- */
 
-static void parse_cmsgs(struct uh_net *n, struct emu_netinfo *ni, struct cmsghdr *c,
-			struct cmsghdr *(*next)(void *ctx, struct cmsghdr *c), void *ctx)
+/* Returns the segment size of a coalesced (UDP_GRO) datagram, 0 for a plain one. */
+static size_t parse_cmsgs(struct uh_net *n, struct emu_netinfo *ni, struct cmsghdr *c,
+			  struct cmsghdr *(*next)(void *ctx, struct cmsghdr *c), void *ctx)
 {
+	size_t gso = 0;
+
 	(void)n;
 	for (; c; c = next(ctx, c)) {
 		int v;
 
-		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			gso = v > 0 ? (size_t)v : 0;
+		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi;
 
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
@@ -343,6 +461,7 @@ static void parse_cmsgs(struct uh_net *n, struct emu_netinfo *ni, struct cmsghdr
 			ni->ttl = (uint8_t)v;
 		}
 	}
+	return gso;
 }
 
 static void netinfo_init(struct uh_net *n, struct emu_netinfo *ni, const struct sockaddr *from)
@@ -365,6 +484,33 @@ static void deliver(struct uh_net *n, const struct emu_netinfo *ni, const void *
 	if (n->pcap)
 		uh_pcap_write(n->pcap, ni, pkt, len);
 	fn(arg, ni, pkt, len);
+}
+
+/*
+ * A received UDP payload: one datagram, or (gso > 0) datagrams of gso bytes
+ * each but the last that the kernel kept together (UDP_GRO). Each goes to the
+ * engine, and the capture, as the datagram it was on the wire. Returns how many.
+ */
+static size_t deliver_all(struct uh_net *n, const struct emu_netinfo *ni, const uint8_t *pkt,
+			  size_t len, size_t gso, uh_net_rx_fn fn, void *arg)
+{
+	size_t count = 0;
+
+	if (!gso) {
+		if (len > RX_PAYLOAD) {
+			n->stats.rx_short++;
+			return 0;
+		}
+		deliver(n, ni, pkt, len, fn, arg);
+		return 1;
+	}
+	if (gso > RX_PAYLOAD) {
+		n->stats.rx_short++;
+		return 0;
+	}
+	for (size_t off = 0; off < len; off += gso, count++)
+		deliver(n, ni, pkt + off, len - off < gso ? len - off : gso, fn, arg);
+	return count;
 }
 
 /* ---- send slots ------------------------------------------------------------------ */
@@ -421,6 +567,11 @@ bool uh_net_tx_queued(const struct uh_net *n)
 	return n->nqueued != 0;
 }
 
+uint32_t uh_net_tx_count(const struct uh_net *n)
+{
+	return n->nqueued;
+}
+
 static bool set_destination(struct uh_net *n, struct tx_slot *s, const struct emu_netinfo *ni)
 {
 	memset(&s->to, 0, sizeof(s->to));
@@ -433,6 +584,7 @@ static bool set_destination(struct uh_net *n, struct tx_slot *s, const struct em
 		a->sin_port = htons(n->port);
 		memcpy(&a->sin_addr, ni->dst + 12, 4);
 		s->msg.msg_namelen = sizeof(*a);
+		s->gso_ok = ni->dst[12] == 127;     /* see gso_ok */
 	} else {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&s->to;
 
@@ -444,6 +596,7 @@ static bool set_destination(struct uh_net *n, struct tx_slot *s, const struct em
 		if (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr))
 			a->sin6_scope_id = n->scope_id;
 		s->msg.msg_namelen = sizeof(*a);
+		s->gso_ok = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
 	}
 	s->msg.msg_name = &s->to;
 	return true;
@@ -458,6 +611,8 @@ static void set_cmsgs(struct uh_net *n, struct tx_slot *s, const struct emu_neti
 
 	s->msg.msg_control = NULL;
 	s->msg.msg_controllen = 0;
+	s->tos = ni->tos;
+	s->ttl = ni->ttl;
 	if (ni->tos == 0 && ni->ttl == DEFAULT_TTL)
 		return;
 	s->msg.msg_control = s->ctrl.buf;
@@ -495,8 +650,7 @@ void uh_net_tx(struct uh_net *n, const struct emu_netinfo *ni, void *buf, size_t
 		slot_free(n, s);
 		return;
 	}
-	fix_icrc(s->data, len, uh_net_icrc_port_delta(ni->udp_sport, ni->udp_dport, n->port,
-						      n->port, len));
+	fix_icrc(s->data, len, port_delta(n, ni->udp_sport, ni->udp_dport, len));
 	set_cmsgs(n, s, ni);
 	s->iov.iov_base = s->data;
 	s->iov.iov_len = len;
@@ -514,6 +668,141 @@ void uh_net_tx(struct uh_net *n, const struct emu_netinfo *ni, void *buf, size_t
 	n->queue[n->nqueued++] = s;
 }
 
+/* ---- send units: single datagrams and UDP_SEGMENT groups -------------------------- */
+
+static struct tx_group *group_alloc(struct uh_net *n)
+{
+	struct tx_group *g = n->free_groups;
+
+	if (g) {
+		n->free_groups = g->next_free;
+		return g;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->next_all = n->all_groups;
+	n->all_groups = g;
+	return g;
+}
+
+/* A unit's datagrams are sent (or lost): recycle what it holds. */
+static void unit_done(struct uh_net *n, uintptr_t tag)
+{
+	struct tx_group *g;
+
+	if (!(tag & 1)) {
+		if (tag)
+			slot_free(n, (struct tx_slot *)tag);
+		return;
+	}
+	g = (struct tx_group *)(tag & ~(uintptr_t)1);
+	for (uint32_t i = 0; i < g->count; i++)
+		slot_free(n, g->slots[i]);
+	g->next_free = n->free_groups;
+	n->free_groups = g;
+}
+
+static uint32_t unit_segs(uintptr_t tag)
+{
+	return (tag & 1) ? ((struct tx_group *)(tag & ~(uintptr_t)1))->count : 1;
+}
+
+/* May s follow first (whose datagrams are gso bytes each) in one group? */
+static bool joins_group(const struct tx_slot *first, const struct tx_slot *s, size_t gso,
+			uint32_t count, size_t bytes)
+{
+	return count < GSO_SEGS_MAX && bytes + s->iov.iov_len <= GSO_BYTES_MAX &&
+	       s->iov.iov_len <= gso && s->gso_ok && s->tos == first->tos &&
+	       s->ttl == first->ttl && s->msg.msg_namelen == first->msg.msg_namelen &&
+	       !memcmp(&s->to, &first->to, first->msg.msg_namelen);
+}
+
+/* queue[first..] as one group of count datagrams: a unit, or false (no memory). */
+static bool make_group(struct uh_net *n, uint32_t first, uint32_t count, struct tx_unit *u)
+{
+	struct tx_group *g = group_alloc(n);
+	struct tx_slot *s0 = n->queue[first];
+	struct cmsghdr *c;
+	uint16_t gso = (uint16_t)s0->iov.iov_len;
+
+	if (!g)
+		return false;
+	g->count = count;
+	for (uint32_t i = 0; i < count; i++) {
+		g->slots[i] = n->queue[first + i];
+		g->iov[i] = g->slots[i]->iov;
+	}
+	memset(&g->msg, 0, sizeof(g->msg));
+	g->msg.msg_name = &s0->to;
+	g->msg.msg_namelen = s0->msg.msg_namelen;
+	g->msg.msg_iov = g->iov;
+	g->msg.msg_iovlen = count;
+	/* The first datagram's TOS and TTL (the same for all), then the size. */
+	memcpy(g->ctrl.buf, s0->ctrl.buf, s0->msg.msg_controllen);
+	g->msg.msg_control = g->ctrl.buf;
+	g->msg.msg_controllen = s0->msg.msg_controllen + CMSG_SPACE(sizeof(gso));
+	c = (struct cmsghdr *)(void *)(g->ctrl.buf + s0->msg.msg_controllen);
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(gso));
+	memcpy(CMSG_DATA(c), &gso, sizeof(gso));
+	u->msg = &g->msg;
+	u->tag = (uintptr_t)g | 1;
+	u->segs = count;
+	return true;
+}
+
+/* The queue as sends; the queue is empty afterwards. Returns how many. */
+static uint32_t build_units(struct uh_net *n)
+{
+	uint32_t nunits = 0, i = 0;
+
+	while (i < n->nqueued) {
+		struct tx_slot *s0 = n->queue[i];
+		struct tx_unit *u = &n->units[nunits++];
+		size_t gso = s0->iov.iov_len, bytes = gso;
+		uint32_t count = 1;
+
+		if (n->gso && s0->gso_ok) {
+			/* Only the last datagram of a group may be shorter. */
+			while (i + count < n->nqueued &&
+			       n->queue[i + count - 1]->iov.iov_len == gso &&
+			       joins_group(s0, n->queue[i + count], gso, count, bytes)) {
+				bytes += n->queue[i + count]->iov.iov_len;
+				count++;
+			}
+		}
+		if (count < 2 || !make_group(n, i, count, u)) {
+			count = 1;
+			u->msg = &s0->msg;
+			u->tag = (uintptr_t)s0;
+			u->segs = 1;
+		}
+		i += count;
+	}
+	n->nqueued = 0;
+	return nunits;
+}
+
+/* The result of one send: res < 0 is -errno. */
+static void unit_result(struct uh_net *n, uintptr_t tag, int res)
+{
+	uint32_t segs = unit_segs(tag);
+
+	n->stats.tx_sends++;
+	if (res < 0) {
+		n->stats.tx_errors += segs;
+		/* A kernel or route that refuses segmentation: send one by one
+		 * from now on (what was lost is retransmitted by the transport). */
+		if ((tag & 1) && (res == -EINVAL || res == -EIO || res == -EOPNOTSUPP))
+			n->gso = false;
+	} else {
+		n->stats.tx_datagrams += segs;
+	}
+	unit_done(n, tag);
+}
+
 /* ---- io_uring back end ----------------------------------------------------------- */
 
 static void uring_reap_tx(struct uh_net *n)
@@ -522,14 +811,10 @@ static void uring_reap_tx(struct uh_net *n)
 	unsigned head, seen = 0;
 
 	io_uring_for_each_cqe(&n->txr, head, cqe) {
-		struct tx_slot *s = io_uring_cqe_get_data(cqe);
+		uintptr_t tag = (uintptr_t)cqe->user_data;
 
-		if (cqe->res < 0)
-			n->stats.tx_errors++;
-		else
-			n->stats.tx_datagrams++;
-		if (s)
-			slot_free(n, s);
+		if (tag)
+			unit_result(n, tag, cqe->res);
 		seen++;
 	}
 	io_uring_cq_advance(&n->txr, seen);
@@ -540,6 +825,7 @@ static void uring_submit_tx(struct uh_net *n)
 	for (int tries = 0; tries < 4; tries++) {
 		int ret = io_uring_submit(&n->txr);
 
+		n->stats.tx_submits++;
 		if (ret >= 0 || (ret != -EBUSY && ret != -EAGAIN && ret != -EINTR))
 			return;
 		uring_reap_tx(n);
@@ -548,7 +834,9 @@ static void uring_submit_tx(struct uh_net *n)
 
 static void uring_flush(struct uh_net *n)
 {
-	for (uint32_t i = 0; i < n->nqueued; i++) {
+	uint32_t nunits = build_units(n);
+
+	for (uint32_t i = 0; i < nunits; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&n->txr);
 
 		if (!sqe) {
@@ -556,15 +844,13 @@ static void uring_flush(struct uh_net *n)
 			uring_reap_tx(n);
 			sqe = io_uring_get_sqe(&n->txr);
 			if (!sqe) {
-				n->stats.tx_errors++;
-				slot_free(n, n->queue[i]);
+				unit_result(n, n->units[i].tag, -ENOBUFS);
 				continue;
 			}
 		}
-		io_uring_prep_sendmsg(sqe, n->fd, &n->queue[i]->msg, 0);
-		io_uring_sqe_set_data(sqe, n->queue[i]);
+		io_uring_prep_sendmsg(sqe, n->fd, n->units[i].msg, 0);
+		io_uring_sqe_set_data64(sqe, (uint64_t)n->units[i].tag);
 	}
-	n->nqueued = 0;
 	uring_submit_tx(n);
 	uring_reap_tx(n);
 }
@@ -577,7 +863,7 @@ static uint8_t *rx_buf(struct uh_net *n, unsigned bid)
 static void rx_recycle(struct uh_net *n, unsigned bid)
 {
 	io_uring_buf_ring_add(n->br, rx_buf(n, bid), (unsigned)n->rx_buf_size, (unsigned short)bid,
-			      io_uring_buf_ring_mask(RX_BUFS), 0);
+			      io_uring_buf_ring_mask(n->rx_nbufs), 0);
 	io_uring_buf_ring_advance(n->br, 1);
 }
 
@@ -613,17 +899,18 @@ static struct cmsghdr *uring_next_cmsg(void *ctx, struct cmsghdr *c)
 	return io_uring_recvmsg_cmsg_nexthdr(x->out, x->msg, c);
 }
 
-static bool uring_datagram(struct uh_net *n, struct io_uring_cqe *cqe, uh_net_rx_fn fn,
-			   void *arg)
+static size_t uring_datagram(struct uh_net *n, struct io_uring_cqe *cqe, uh_net_rx_fn fn,
+			     void *arg)
 {
 	unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 	struct io_uring_recvmsg_out *out;
 	struct uring_cmsg_ctx ctx;
 	struct emu_netinfo ni;
-	bool delivered = false;
+	size_t delivered = 0, gso;
 
-	if (bid >= RX_BUFS)
-		return false;
+	n->stats.rx_reads++;
+	if (bid >= n->rx_nbufs)
+		return 0;
 	out = io_uring_recvmsg_validate(rx_buf(n, bid), cqe->res, &n->rx_tmpl);
 	if (!out || out->namelen > n->rx_tmpl.msg_namelen) {
 		n->stats.rx_errors++;
@@ -633,11 +920,12 @@ static bool uring_datagram(struct uh_net *n, struct io_uring_cqe *cqe, uh_net_rx
 		ctx.out = out;
 		ctx.msg = &n->rx_tmpl;
 		netinfo_init(n, &ni, io_uring_recvmsg_name(out));
-		parse_cmsgs(n, &ni, io_uring_recvmsg_cmsg_firsthdr(out, &n->rx_tmpl),
-			    uring_next_cmsg, &ctx);
-		deliver(n, &ni, io_uring_recvmsg_payload(out, &n->rx_tmpl),
-			io_uring_recvmsg_payload_length(out, cqe->res, &n->rx_tmpl), fn, arg);
-		delivered = true;
+		gso = parse_cmsgs(n, &ni, io_uring_recvmsg_cmsg_firsthdr(out, &n->rx_tmpl),
+				  uring_next_cmsg, &ctx);
+		delivered = deliver_all(n, &ni, io_uring_recvmsg_payload(out, &n->rx_tmpl),
+					io_uring_recvmsg_payload_length(out, cqe->res,
+									&n->rx_tmpl),
+					gso, fn, arg);
 	}
 	rx_recycle(n, bid);
 	return delivered;
@@ -753,17 +1041,17 @@ static int uring_buffers(struct uh_net *n)
 	n->rx_tmpl.msg_namelen = sizeof(struct sockaddr_in6);
 	n->rx_tmpl.msg_controllen = CTRL_BYTES;
 	n->rx_buf_size = (sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_in6) +
-			  CTRL_BYTES + RX_PAYLOAD + 63) & ~(size_t)63;
-	if (posix_memalign((void **)&n->br, 4096, RX_BUFS * sizeof(struct io_uring_buf)))
+			  CTRL_BYTES + n->rx_payload + 63) & ~(size_t)63;
+	if (posix_memalign((void **)&n->br, 4096, n->rx_nbufs * sizeof(struct io_uring_buf)))
 		return -ENOMEM;
-	n->rx_bufs = aligned_alloc(64, RX_BUFS * n->rx_buf_size);
+	n->rx_bufs = aligned_alloc(64, n->rx_nbufs * n->rx_buf_size);
 	if (!n->rx_bufs)
 		return -ENOMEM;
 	/* The kernel fills these behind the back of memory checkers: start defined. */
-	memset(n->rx_bufs, 0, RX_BUFS * n->rx_buf_size);
+	memset(n->rx_bufs, 0, n->rx_nbufs * n->rx_buf_size);
 	memset(&reg, 0, sizeof(reg));
 	reg.ring_addr = (uintptr_t)n->br;
-	reg.ring_entries = RX_BUFS;
+	reg.ring_entries = n->rx_nbufs;
 	reg.bgid = RX_BGID;
 	ret = io_uring_register_buf_ring(&n->rxr, &reg, 0);
 	if (ret) {
@@ -772,10 +1060,10 @@ static int uring_buffers(struct uh_net *n)
 		return ret;
 	}
 	io_uring_buf_ring_init(n->br);
-	for (unsigned i = 0; i < RX_BUFS; i++)
+	for (unsigned i = 0; i < n->rx_nbufs; i++)
 		io_uring_buf_ring_add(n->br, rx_buf(n, i), (unsigned)n->rx_buf_size,
-				      (unsigned short)i, io_uring_buf_ring_mask(RX_BUFS), (int)i);
-	io_uring_buf_ring_advance(n->br, RX_BUFS);
+				      (unsigned short)i, io_uring_buf_ring_mask(n->rx_nbufs), (int)i);
+	io_uring_buf_ring_advance(n->br, (int)n->rx_nbufs);
 	return 0;
 }
 
@@ -819,21 +1107,23 @@ fail:
 
 /* ---- syscalls back end ----------------------------------------------------------- */
 
-static void sys_send_batch(struct uh_net *n, uint32_t first, uint32_t count)
+static void sys_send_batch(struct uh_net *n, uint32_t count)
 {
 	uint32_t done = 0;
 	int waited = 0;
 
 	for (uint32_t i = 0; i < count; i++) {
 		memset(&n->smsgs[i], 0, sizeof(n->smsgs[i]));
-		n->smsgs[i].msg_hdr = n->queue[first + i]->msg;
+		n->smsgs[i].msg_hdr = *n->units[i].msg;
 	}
 	while (done < count) {
 		int r = sendmmsg(n->fd, n->smsgs + done, count - done, MSG_DONTWAIT);
 
+		n->stats.tx_submits++;
 		if (r > 0) {
+			for (int i = 0; i < r; i++)
+				unit_result(n, n->units[done + (uint32_t)i].tag, 0);
 			done += (uint32_t)r;
-			n->stats.tx_datagrams += (uint64_t)r;
 			continue;
 		}
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) &&
@@ -846,18 +1136,15 @@ static void sys_send_batch(struct uh_net *n, uint32_t first, uint32_t count)
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
-		/* The datagram at done is refused (or the socket is full): lost. */
-		n->stats.tx_errors++;
+		/* The send at done is refused (or the socket is full): lost. */
+		unit_result(n, n->units[done].tag, r < 0 ? -errno : -EIO);
 		done++;
 	}
-	for (uint32_t i = 0; i < count; i++)
-		slot_free(n, n->queue[first + i]);
 }
 
 static void sys_flush(struct uh_net *n)
 {
-	sys_send_batch(n, 0, n->nqueued);
-	n->nqueued = 0;
+	sys_send_batch(n, build_units(n));
 }
 
 struct sys_cmsg_ctx {
@@ -882,8 +1169,8 @@ static size_t sys_rx(struct uh_net *n, uh_net_rx_fn fn, void *arg, size_t max)
 		for (unsigned i = 0; i < want; i++) {
 			struct msghdr *m = &n->rmsgs[i].msg_hdr;
 
-			n->riov[i].iov_base = n->rdata + (size_t)i * RX_PAYLOAD;
-			n->riov[i].iov_len = RX_PAYLOAD;
+			n->riov[i].iov_base = n->rdata + (size_t)i * n->rx_payload;
+			n->riov[i].iov_len = n->rx_payload;
 			m->msg_name = &n->rnames[i];
 			m->msg_namelen = sizeof(n->rnames[i]);
 			m->msg_iov = &n->riov[i];
@@ -898,19 +1185,21 @@ static size_t sys_rx(struct uh_net *n, uh_net_rx_fn fn, void *arg, size_t max)
 				n->stats.rx_errors++;
 			break;
 		}
+		n->stats.rx_reads += (uint64_t)r;
 		for (int i = 0; i < r; i++) {
 			struct msghdr *m = &n->rmsgs[i].msg_hdr;
 			struct sys_cmsg_ctx ctx = { m };
 			struct emu_netinfo ni;
+			size_t gso;
 
 			if (m->msg_flags & MSG_TRUNC) {
 				n->stats.rx_short++;
 				continue;
 			}
 			netinfo_init(n, &ni, (struct sockaddr *)m->msg_name);
-			parse_cmsgs(n, &ni, CMSG_FIRSTHDR(m), sys_next_cmsg, &ctx);
-			deliver(n, &ni, n->riov[i].iov_base, n->rmsgs[i].msg_len, fn, arg);
-			got++;
+			gso = parse_cmsgs(n, &ni, CMSG_FIRSTHDR(m), sys_next_cmsg, &ctx);
+			got += deliver_all(n, &ni, n->riov[i].iov_base, n->rmsgs[i].msg_len, gso,
+					   fn, arg);
 		}
 		if ((unsigned)r < want)
 			break;
@@ -924,7 +1213,7 @@ static int sys_setup(struct uh_net *n)
 	n->riov = calloc(RX_BATCH, sizeof(*n->riov));
 	n->rnames = calloc(RX_BATCH, sizeof(*n->rnames));
 	n->rctrl = calloc(RX_BATCH, CTRL_BYTES);
-	n->rdata = malloc((size_t)RX_BATCH * RX_PAYLOAD);
+	n->rdata = malloc((size_t)RX_BATCH * n->rx_payload);
 	if (!n->rmsgs || !n->riov || !n->rnames || !n->rctrl || !n->rdata)
 		return -ENOMEM;
 	return 0;
@@ -983,6 +1272,16 @@ void uh_net_kick(struct uh_net *n)
 void uh_net_get_stats(const struct uh_net *n, struct uh_net_stats *out)
 {
 	*out = n->stats;
+}
+
+size_t uh_net_rcvbuf(const struct uh_net *n)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(n->fd, SOL_SOCKET, SO_RCVBUF, &v, &len) || v <= 0)
+		return 0;
+	return (size_t)v;
 }
 
 const char *uh_net_backend(const struct uh_net *n)
@@ -1053,6 +1352,12 @@ void uh_net_close(struct uh_net *n)
 
 		n->all_slots = s->next_all;
 		free(s);
+	}
+	while (n->all_groups) {
+		struct tx_group *g = n->all_groups;
+
+		n->all_groups = g->next_all;
+		free(g);
 	}
 	free(n->rmsgs);
 	free(n->riov);

@@ -10,11 +10,19 @@
  *   syscalls  sendmmsg / recvmmsg, and poll() to wait. Used when io_uring cannot
  *             be set up (a seccomp profile, an old kernel) or when the
  *             environment says SOFTHCA_NET=syscalls.
+ * Both send runs of equal-sized datagrams to one destination as one UDP_SEGMENT
+ * (GSO) send and receive with UDP_GRO where the kernel has them: on loopback the
+ * datagrams of a message then cross the kernel as one, and each is still handed
+ * to the engine (and the capture) as the RoCEv2 packet it is on the wire.
+ * SOFTHCA_NET_GSO=0 / SOFTHCA_NET_GRO=0 turn them off.
  *
  * Wire details the engine relies on:
  *   - IPv4 datagrams leave with DF set (IP_PMTUDISC_DO) and, from an unconnected
  *     socket, IP identification 0: received datagrams are described to the
- *     engine with ip_id 0 and DF, which the ICRC covers.
+ *     engine with ip_id 0 and DF, which the ICRC covers. The kernel numbers the
+ *     IDs of the datagrams it cuts from one UDP_SEGMENT send 0, 1, 2..., so
+ *     IPv4 uses it only towards loopback addresses (127/8), where no device but
+ *     a softhca (which cannot see the ID either) receives them; IPv6 has no ID.
  *   - The source port is the socket's port and the destination port the
  *     configured one, not the per-QP port the engine chose: the ICRC covers the
  *     UDP ports, so uh_net_tx corrects it for the ports actually sent (CRC-32 is
@@ -62,6 +70,7 @@ void *uh_net_tx_buf(struct uh_net *n, size_t len);
 void  uh_net_tx(struct uh_net *n, const struct emu_netinfo *ni, void *buf, size_t len);
 void  uh_net_tx_abort(struct uh_net *n, void *buf);
 bool  uh_net_tx_queued(const struct uh_net *n);
+uint32_t uh_net_tx_count(const struct uh_net *n);   /* datagrams queued */
 /* Send everything queued; reap finished sends. */
 void  uh_net_flush(struct uh_net *n);
 
@@ -75,6 +84,9 @@ void uh_net_wait(struct uh_net *n, int64_t timeout_ns, bool watch_rx);
 void uh_net_kick(struct uh_net *n);
 
 void uh_net_get_stats(const struct uh_net *n, struct uh_net_stats *out);
+
+/* The socket's receive buffer in bytes, as the kernel accounts it (0: unknown). */
+size_t uh_net_rcvbuf(const struct uh_net *n);
 
 /* The ICRC correction for a UDP payload of len bytes whose ports changed from
  * (old_sport, old_dport) to (sport, dport). Exposed for the tests. */

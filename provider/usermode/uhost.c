@@ -66,6 +66,11 @@ _Static_assert(sizeof(struct softhca_recv_wqe) == 16, "recv WQE header is 16 byt
 #define RX_ROUNDS       16u       /* batches per progress call */
 #define IDLE_WAIT_NS    100000000ll  /* the thread looks around at least this often */
 #define POLLER_CHECK_NS 1000000ll    /* ... and this often while the program polls */
+#define DEFER_MAX_NS    2000000ull   /* deferred datagrams leave after this at the
+				      * latest (the thread looks every POLLER_CHECK_NS
+				      * while the program polls: not kicked for them) */
+#define DEFER_MAX_DGRAMS 64u         /* ... or at the doorbell that queues this many */
+#define BURST_GAP_NS    50000ull     /* doorbells this close (no poll between) are a burst */
 #define HANDLE_INDEX_BITS 20
 #define HANDLE_INDEX_MASK ((1u << HANDLE_INDEX_BITS) - 1)
 #define HANDLE_GEN_MASK   ((1u << (32 - HANDLE_INDEX_BITS)) - 1)
@@ -73,6 +78,8 @@ _Static_assert(sizeof(struct softhca_recv_wqe) == 16, "recv WQE header is 16 byt
 #define LOOPBACK_FIRST  2
 #define LOOPBACK_LAST   254
 #define ROCE_HDR_OVERHEAD 80u     /* IP, UDP, BTH and extended headers, ICRC */
+#define SEND_WINDOW_MAX 128u      /* the engine's default RC send window (packets) */
+#define SEND_WINDOW_MIN 16u       /* ... and the smallest the receive buffer may make it */
 
 /* vendor_err of a WQE the device refused. */
 enum uh_wqe_error {
@@ -215,6 +222,10 @@ struct uh_dev {
 	atomic_uint_fast64_t next_deadline;  /* of the engine, after the last unlock */
 	atomic_uint_fast64_t wait_deadline;  /* when the sleeping thread wakes; 0 = awake */
 	atomic_uint_fast64_t inline_calls;   /* uh_progress calls: is someone polling? */
+	bool doorbell;                       /* this lock section rang an SQ doorbell */
+	uint32_t doorbells;                  /* SQ doorbells since the program polled */
+	uint64_t doorbell_ns;                /* when the last one rang */
+	uint64_t deferred_ns;                /* datagrams wait since (0: none wait) */
 	/* Sticky: the DMA layer may hold data, so verbs calls are deferral points
 	 * (false keeps the lock off the poll fast path under STRICT). */
 	atomic_bool dma_watch;
@@ -766,14 +777,47 @@ static void progress_locked(struct uh_dev *d)
 		emu_dev_run_timers(d->emu);
 }
 
+/*
+ * Doorbell batching: a program that posts one WR per call (ib_send_bw) would
+ * otherwise pay a system call per message. A doorbell sends at once unless it
+ * is part of a burst: an earlier one rang less than BURST_GAP_NS before, with
+ * no poll of an empty CQ in between (a ping-pong posts once, then polls, then
+ * waits a round trip: never delayed). A burst's datagrams wait for the
+ * program's next poll of an empty CQ, which sends everything in one submission
+ * (and as UDP_SEGMENT groups), or for the doorbell that queues DEFER_MAX_DGRAMS,
+ * or at the latest for the progress thread, DEFER_MAX_NS later. Returns the time
+ * by which the queued datagrams must leave (UINT64_MAX: none wait).
+ */
+static uint64_t flush_or_defer(struct uh_dev *d)
+{
+	bool doorbell = d->doorbell, burst = false;
+	uint64_t now;
+
+	d->doorbell = false;
+	if (doorbell && d->thread_running) {
+		now = mono_ns();
+		burst = d->doorbells && now - d->doorbell_ns < BURST_GAP_NS;
+		d->doorbells++;
+		d->doorbell_ns = now;
+	}
+	if (burst && uh_net_tx_queued(d->net) && uh_net_tx_count(d->net) < DEFER_MAX_DGRAMS) {
+		if (!d->deferred_ns)
+			d->deferred_ns = now;
+		return d->deferred_ns + DEFER_MAX_NS;
+	}
+	d->deferred_ns = 0;
+	uh_net_flush(d->net);    /* with nothing queued: reaps finished sends, no syscall */
+	return UINT64_MAX;
+}
+
 /* What every lock holder does before letting go. */
 static void finish_locked(struct uh_dev *d)
 {
-	uint64_t next, waiting;
+	uint64_t next, waiting, send_by;
 
 	if (d->any_pending)
 		retry_pending(d);
-	uh_net_flush(d->net);
+	send_by = flush_or_defer(d);
 	next = emu_dev_next_deadline(d->emu);
 	if (d->odp) {
 		uint64_t due = odp_next_due(d->odp);
@@ -782,6 +826,8 @@ static void finish_locked(struct uh_dev *d)
 		if (due < next)
 			next = due;
 	}
+	if (send_by < next)
+		next = send_by;
 	atomic_store(&d->next_deadline, next);
 	if (!d->thread_running)
 		return;
@@ -844,6 +890,7 @@ void uh_progress(struct uh_dev *d)
 		sched_yield();
 		return;
 	}
+	d->doorbells = 0;
 	progress_locked(d);
 	uh_unlock(d);
 }
@@ -1107,6 +1154,28 @@ static void record_bound_addr(struct uh_dev *d, const struct uh_net_params *np)
 	d->cfg.addr_set = true;
 }
 
+/*
+ * The RC send window (unacknowledged packets) a peer's socket can hold: a
+ * window beyond the receive buffer overflows it at every burst, and each drop
+ * costs a go-back-N retransmission. Without privilege the buffer is capped by
+ * net.core.rmem_max (often 208 KiB: 416 KiB as the kernel counts it), while 128
+ * packets of 4 KiB need about 1 MiB. The peer's buffer is not known; this
+ * one's is the best guess (same host, same limits). A received datagram costs
+ * about twice its size in buffer accounting (skb overhead, page rounding).
+ * 0 keeps the engine's default (128).
+ */
+static uint32_t send_window_for(size_t rcvbuf, uint32_t mtu)
+{
+	size_t fit;
+
+	if (!rcvbuf)
+		return 0;
+	fit = rcvbuf / (2 * ((size_t)mtu + ROCE_HDR_OVERHEAD));
+	if (fit >= SEND_WINDOW_MAX)
+		return 0;
+	return fit < SEND_WINDOW_MIN ? SEND_WINDOW_MIN : (uint32_t)fit;
+}
+
 static int create_engine(struct uh_dev *d, char *err, size_t errlen)
 {
 	struct emu_dev_config ec;
@@ -1125,6 +1194,7 @@ static int create_engine(struct uh_dev *d, char *err, size_t errlen)
 	else
 		ec.node_guid = fnv1a64(gid, 16, 0x5348434100000000ull);
 	ec.port_mtu = d->cfg.mtu;
+	ec.max_unacked_psns = send_window_for(uh_net_rcvbuf(d->net), d->cfg.mtu);
 	ops_init(d);
 	ret = emu_dev_create(&d->ops, &ec, &d->emu);
 	if (ret)
@@ -1286,8 +1356,10 @@ static void write_stats(struct uh_dev *d)
 		fprintf(f, "drop_%s %" PRIu64 "\n", emu_drop_reason_name((enum emu_drop_reason)r),
 			(uint64_t)c.drops[r]);
 	fprintf(f, "net_rx_datagrams %" PRIu64 "\nnet_tx_datagrams %" PRIu64 "\n"
-		"net_rx_errors %" PRIu64 "\nnet_tx_errors %" PRIu64 "\nnet_rx_short %" PRIu64 "\n",
-		n.rx_datagrams, n.tx_datagrams, n.rx_errors, n.tx_errors, n.rx_short);
+		"net_rx_errors %" PRIu64 "\nnet_tx_errors %" PRIu64 "\nnet_rx_short %" PRIu64 "\n"
+		"net_tx_sends %" PRIu64 "\nnet_rx_reads %" PRIu64 "\nnet_tx_submits %" PRIu64 "\n",
+		n.rx_datagrams, n.tx_datagrams, n.rx_errors, n.tx_errors, n.rx_short,
+		n.tx_sends, n.rx_reads, n.tx_submits);
 	fclose(f);
 }
 
@@ -2268,8 +2340,10 @@ static void srq_consume(struct uh_dev *d, struct srq_priv *srq)
 
 void uh_qp_doorbell_sq(struct uh_dev *d, struct uh_qp *qp)
 {
-	if (qp)
+	if (qp) {
 		sq_consume(d, (struct qp_priv *)qp);
+		d->doorbell = true;   /* flush_or_defer decides when its datagrams leave */
+	}
 }
 
 void uh_qp_doorbell_rq(struct uh_dev *d, struct uh_qp *qp)

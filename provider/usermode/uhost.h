@@ -212,6 +212,10 @@ void uh_srq_doorbell(struct uh_dev *d, struct uh_srq *srq);
 /* Packets the network layer dropped before the engine (short, not RoCEv2...). */
 struct uh_net_stats {
 	uint64_t rx_datagrams, tx_datagrams, rx_errors, tx_errors, rx_short;
+	/* How they crossed the kernel: sends (one UDP_SEGMENT send carries many
+	 * datagrams), receives (one UDP_GRO receive too), submissions (system
+	 * calls that sent). */
+	uint64_t tx_sends, rx_reads, tx_submits;
 };
 void uh_net_stats(struct uh_dev *d, struct uh_net_stats *out);
 
