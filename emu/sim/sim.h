@@ -42,11 +42,24 @@ struct sim_faults {
 	uint32_t delay_ppm;       /* extra delay of up to max_extra_delay_ns */
 	uint64_t latency_ns;      /* base one-way latency; 0 = 1000 ns */
 	uint64_t max_extra_delay_ns; /* for reorder and delay; 0 = 20 * latency */
+	/* A receiver that is not scheduled (a loaded machine): with stall_ppm per
+	 * datagram the link starts a stall of stall_ns, during which nothing is
+	 * delivered; what was sent meanwhile arrives at its end, in a burst. Up to
+	 * stall_queue datagrams are held (a socket buffer; 0 = no limit), later
+	 * ones are dropped. A new stall begins no sooner than stall_gap_ns after
+	 * the last one ended. */
+	uint32_t stall_ppm;
+	uint32_t stall_queue;
+	uint64_t stall_ns;
+	uint64_t stall_gap_ns;
 };
 
 struct sim_wire_stats {
 	uint64_t sent, delivered, dropped, duplicated, reordered, delayed, corrupted;
 	uint64_t blackholed;      /* to or from an isolated device */
+	uint64_t stalls;          /* stalls begun (stall_ppm or sim_link_stall) */
+	uint64_t stall_held;      /* datagrams held back by a stall */
+	uint64_t stall_dropped;   /* datagrams dropped: stall_queue was full */
 };
 
 /* ---- the simulation ---------------------------------------------------------- */
@@ -66,6 +79,9 @@ void sim_set_faults(struct sim *s, const struct sim_faults *f);
 void sim_set_link_faults(struct sim *s, struct sim_dev *from, struct sim_dev *to,
 			 const struct sim_faults *f);
 void sim_wire_stats(const struct sim *s, struct sim_wire_stats *out);
+/* Stall the direction from -> to now for ns of virtual time (as stall_ppm does,
+ * with that link's stall_queue), or lengthen the stall in progress. */
+void sim_link_stall(struct sim *s, struct sim_dev *from, struct sim_dev *to, uint64_t ns);
 
 /* ---- devices ------------------------------------------------------------------- */
 

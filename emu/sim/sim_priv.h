@@ -99,6 +99,8 @@ struct sim_link {
 	struct sim_faults faults;
 	uint64_t npkts;           /* datagrams sent on it: the PRNG key */
 	uint64_t last_arrival;    /* keeps non-reordered datagrams in order */
+	uint64_t stall_until;     /* a stall holds datagrams until then */
+	uint32_t stall_held;      /* datagrams held by the current stall */
 	struct sim_fifo fifo;     /* its deliveries that arrive in order */
 };
 

@@ -30,6 +30,7 @@ enum wire_decision {
 	DECIDE_REORDER_NS,
 	DECIDE_DELAY,
 	DECIDE_DELAY_NS,
+	DECIDE_STALL,
 };
 
 struct wire_pkt {
@@ -132,6 +133,8 @@ static void schedule_copy(const struct wire_pkt *w, const struct emu_netinfo *ni
 	if (chance(w, DECIDE_CORRUPT, f->corrupt_ppm))
 		corrupt(w, buf, len);
 	at = s->now + w->latency + extra_delay(w, f, &reordered);
+	if (at < w->link->stall_until)
+		at = w->link->stall_until;   /* the receiver runs again then */
 	if (!reordered) {
 		if (at < w->link->last_arrival)
 			at = w->link->last_arrival;
@@ -175,6 +178,51 @@ static void no_destination(struct sim_dev *src, const struct emu_netinfo *ni, vo
 	sim_pkt_free(s, buf);
 }
 
+static void begin_stall(struct sim *s, struct sim_link *link, uint32_t src, uint32_t dst,
+			uint64_t ns)
+{
+	if (link->stall_until <= s->now) {
+		link->stall_held = 0;
+		s->stats.stalls++;
+	}
+	if (s->now + ns > link->stall_until)
+		link->stall_until = s->now + ns;
+	sim_tracef(s, "wire stall dev%u->dev%u until=%" PRIu64, src, dst, link->stall_until);
+}
+
+/*
+ * A stall may begin with this datagram; one in progress holds it back, or drops
+ * it when the receiver's queue is full. true if the datagram goes on.
+ */
+static bool stall_admits(const struct wire_pkt *w)
+{
+	struct sim_link *link = w->link;
+	const struct sim_faults *f = &link->faults;
+	struct sim *s = w->sim;
+
+	if (f->stall_ns && link->stall_until + f->stall_gap_ns <= s->now &&
+	    chance(w, DECIDE_STALL, f->stall_ppm))
+		begin_stall(s, link, w->src, w->dst, f->stall_ns);
+	if (link->stall_until <= s->now)
+		return true;
+	if (f->stall_queue && link->stall_held >= f->stall_queue) {
+		s->stats.stall_dropped++;
+		s->stats.dropped++;
+		sim_tracef(s, "wire overflow dev%u->dev%u pkt=%" PRIu64, w->src, w->dst, w->pkt);
+		return false;
+	}
+	link->stall_held++;
+	s->stats.stall_held++;
+	return true;
+}
+
+void sim_link_stall(struct sim *s, struct sim_dev *from, struct sim_dev *to, uint64_t ns)
+{
+	struct sim_link *link = &s->links[(size_t)from->index * SIM_MAX_DEVS + to->index];
+
+	begin_stall(s, link, from->index, to->index, ns);
+}
+
 void sim_wire_tx(struct sim_dev *src, const struct emu_netinfo *ni, void *buf, size_t len)
 {
 	struct sim *s = src->sim;
@@ -215,6 +263,10 @@ void sim_wire_tx(struct sim_dev *src, const struct emu_netinfo *ni, void *buf, s
 	if (chance(&w, DECIDE_DROP, w.link->faults.drop_ppm)) {
 		s->stats.dropped++;
 		sim_tracef(s, "wire drop dev%u->dev%u pkt=%" PRIu64, w.src, w.dst, w.pkt);
+		sim_pkt_free(s, buf);
+		return;
+	}
+	if (!stall_admits(&w)) {
 		sim_pkt_free(s, buf);
 		return;
 	}
@@ -291,6 +343,9 @@ void sim_set_faults(struct sim *s, const struct sim_faults *f)
 		   " latency=%" PRIu64 " extra=%" PRIu64, f->drop_ppm, f->dup_ppm,
 		   f->reorder_ppm, f->corrupt_ppm, f->delay_ppm, f->latency_ns,
 		   f->max_extra_delay_ns);
+	if (f->stall_ppm)
+		sim_tracef(s, "sim faults all stall=%u stall_ns=%" PRIu64 " stall_queue=%u",
+			   f->stall_ppm, f->stall_ns, f->stall_queue);
 }
 
 void sim_set_link_faults(struct sim *s, struct sim_dev *from, struct sim_dev *to,
