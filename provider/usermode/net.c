@@ -947,8 +947,8 @@ static size_t uring_rx(struct uh_net *n, uh_net_rx_fn fn, void *arg, size_t max)
 		}
 		io_uring_cqe_seen(&n->rxr, cqe);
 	}
-	if (!n->rx_armed)
-		uring_arm_rx(n);
+	if (!n->rx_armed && uring_arm_rx(n))
+		n->stats.rx_rearms++;
 	return got;
 }
 

@@ -1357,9 +1357,10 @@ static void write_stats(struct uh_dev *d)
 			(uint64_t)c.drops[r]);
 	fprintf(f, "net_rx_datagrams %" PRIu64 "\nnet_tx_datagrams %" PRIu64 "\n"
 		"net_rx_errors %" PRIu64 "\nnet_tx_errors %" PRIu64 "\nnet_rx_short %" PRIu64 "\n"
-		"net_tx_sends %" PRIu64 "\nnet_rx_reads %" PRIu64 "\nnet_tx_submits %" PRIu64 "\n",
+		"net_tx_sends %" PRIu64 "\nnet_rx_reads %" PRIu64 "\nnet_tx_submits %" PRIu64 "\n"
+		"net_rx_rearms %" PRIu64 "\n",
 		n.rx_datagrams, n.tx_datagrams, n.rx_errors, n.tx_errors, n.rx_short,
-		n.tx_sends, n.rx_reads, n.tx_submits);
+		n.tx_sends, n.rx_reads, n.tx_submits, n.rx_rearms);
 	fclose(f);
 }
 

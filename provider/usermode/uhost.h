@@ -216,6 +216,10 @@ struct uh_net_stats {
 	 * datagrams), receives (one UDP_GRO receive too), submissions (system
 	 * calls that sent). */
 	uint64_t tx_sends, rx_reads, tx_submits;
+	/* Times the receive was armed again after it ended (io_uring: the
+	 * multishot recvmsg ran out of provided buffers, as it does when a
+	 * backlog built up while the process was not running). */
+	uint64_t rx_rearms;
 };
 void uh_net_stats(struct uh_dev *d, struct uh_net_stats *out);
 
