@@ -217,9 +217,12 @@ static int check_attr_values(struct emu_qp *qp, const struct emu_qp_attr *a, uin
 		return -EMU_EINVAL;
 	if ((mask & EMU_QP_DEST_QPN) && a->dest_qp_num > PSN_MASK)
 		return -EMU_EINVAL;
+	/* ON_DEMAND is an MR's property; programs pass it along to the QP too
+	 * (pyverbs' test_odp does) and verbs HCAs ignore it there. */
 	if ((mask & EMU_QP_ACCESS_FLAGS) &&
 	    (a->qp_access_flags & ~(uint32_t)(EMU_ACCESS_LOCAL_WRITE | EMU_ACCESS_REMOTE_WRITE |
-					      EMU_ACCESS_REMOTE_READ | EMU_ACCESS_REMOTE_ATOMIC)))
+					      EMU_ACCESS_REMOTE_READ | EMU_ACCESS_REMOTE_ATOMIC |
+					      EMU_ACCESS_ON_DEMAND)))
 		return -EMU_EINVAL;
 	if ((mask & EMU_QP_CAP) &&
 	    (a->cap.max_send_wr > qp->sq.size || a->cap.max_send_sge > qp->max_send_sge ||
@@ -246,7 +249,7 @@ static void apply_attrs(struct emu_qp *qp, const struct emu_qp_attr *a, uint32_t
 	if (mask & EMU_QP_DEST_QPN)
 		q->dest_qp_num = a->dest_qp_num;
 	if (mask & EMU_QP_ACCESS_FLAGS)
-		q->qp_access_flags = a->qp_access_flags;
+		q->qp_access_flags = a->qp_access_flags & ~(uint32_t)EMU_ACCESS_ON_DEMAND;
 	if (mask & EMU_QP_PKEY_INDEX)
 		q->pkey_index = a->pkey_index;
 	if (mask & EMU_QP_EN_SQD_ASYNC_NOTIFY)

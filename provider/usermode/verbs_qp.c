@@ -542,9 +542,7 @@ static void qp_attr_to_emu(const struct ibv_qp_attr *a, int mask, struct emu_qp_
 	e->rq_psn = a->rq_psn;
 	e->sq_psn = a->sq_psn;
 	e->dest_qp_num = a->dest_qp_num;
-	/* The MR access bits a program may pass along (ON_DEMAND: pyverbs'
-	 * test_odp does) mean nothing to a QP; the kernel and mlx5 ignore them. */
-	e->qp_access_flags = (uint32_t)a->qp_access_flags & ~(uint32_t)IBV_ACCESS_ON_DEMAND;
+	e->qp_access_flags = (uint32_t)a->qp_access_flags;
 	e->pkey_index = a->pkey_index;
 	e->en_sqd_async_notify = a->en_sqd_async_notify;
 	e->sq_draining = a->sq_draining;
