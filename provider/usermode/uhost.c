@@ -609,15 +609,19 @@ static int host_cq_post(void *host, void *cq_cookie, const struct emu_wc *wc, bo
 {
 	struct uh_dev *d = host;
 	struct cq_priv *cq = cq_cookie;
-	int ret = cq_write(cq, wc, solicited);
+	int ret;
 
+	/* The receive slot is freed before the CQE is published: a program that
+	 * polls this CQE and at once posts a receive in its place (ib_send_bw keeps
+	 * the RQ full this way) must find the room, whatever thread we run on. */
+	recv_slot_done(wc);
+	ret = cq_write(cq, wc, solicited);
 	/* Set here, inside the lock holder's section, so that the program's very
 	 * next verbs call after polling this CQE sees it. */
 	if (!ret && emu_dev_dma_held(d->emu)) {
 		cq->early_upto = cq->prod;
 		atomic_store(&d->dma_watch, true);
 	}
-	recv_slot_done(wc);
 	return ret;
 }
 
