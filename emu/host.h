@@ -33,7 +33,7 @@ struct emu_netinfo {
 	uint8_t  ip_version;   /* 4 or 6 */
 	uint8_t  tos;          /* IPv4 TOS / IPv6 traffic class (masked in ICRC) */
 	uint8_t  ttl;          /* IPv4 TTL / IPv6 hop limit (masked in ICRC) */
-	uint8_t  reserved;
+	uint8_t  flags;        /* EMU_NI_* */
 	uint16_t ip_id;        /* IPv4 identification (covered by the ICRC) */
 	uint16_t frag_off;     /* IPv4 flags+fragment offset, host order: 0x4000 = DF */
 	uint32_t flow_label;   /* IPv6 only (masked in ICRC) */
@@ -42,6 +42,16 @@ struct emu_netinfo {
 	uint8_t  src[16];      /* source address / GID */
 	uint8_t  dst[16];      /* destination address / GID */
 };
+
+/*
+ * emu_netinfo.flags: EMU_NI_IP_ID_UNKNOWN - a received IPv4 packet whose header
+ * the host did not see (a UDP socket shows addresses and ports, not the
+ * identification). ip_id is then a guess (0, what Linux sends from a DF socket
+ * with no connection); if the ICRC does not match with it, the engine solves for
+ * the identification that makes it match (Linux's rdma_rxe and hardware number
+ * their packets), which leaves 16 of the ICRC's 32 bits to catch corruption.
+ */
+#define EMU_NI_IP_ID_UNKNOWN 0x01
 
 /* Answer of emu_host_ops.mr_map for a range that is valid but not present now. */
 #define EMU_MAP_NOT_PRESENT 0

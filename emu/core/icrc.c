@@ -116,12 +116,115 @@ static void put_le32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
+/*
+ * Solving for an unseen IPv4 identification. A CRC is affine: two streams of
+ * the same length that differ in some bits have CRCs that differ by the CRC
+ * register (started at 0, no final inversion) of the differing bits followed by
+ * the zero bytes after them. So the ICRC computed with identification 0 differs
+ * from the one sent with identification I by L(I), linear in the 16 bits of I:
+ * bit k of I contributes the register of that bit, carried through the bytes
+ * that follow the field. The CRC-32 is reflected: x^0 is the register's top bit.
+ */
+#define CRC32_POLY_REFLECTED 0xedb88320u
+#define IPV4_ID_OFFSET (MASKED_LRH_BYTES + 4)
+#define IP_ID_BITS 16
+
+static uint32_t crc_times_x(uint32_t v)
+{
+	return (v >> 1) ^ ((v & 1u) ? CRC32_POLY_REFLECTED : 0);
+}
+
+/* a * b mod P */
+static uint32_t crc_mulmod(uint32_t a, uint32_t b)
+{
+	uint32_t prod = 0;
+
+	for (int i = 0; i < 32; i++) {
+		if (a & (0x80000000u >> i))
+			prod ^= b;
+		b = crc_times_x(b);
+	}
+	return prod;
+}
+
+/* x^(8 * nbytes) mod P: what carrying a register through nbytes zero bytes does. */
+static uint32_t crc_shift_bytes(uint64_t nbytes)
+{
+	uint32_t result = 0x80000000u, power = 0x80000000u;    /* both x^0 */
+
+	for (int i = 0; i < 8; i++)
+		power = crc_times_x(power);                     /* x^8 */
+	for (; nbytes; nbytes >>= 1) {                          /* x^(8 * 2^i) */
+		if (nbytes & 1u)
+			result = crc_mulmod(result, power);
+		power = crc_mulmod(power, power);
+	}
+	return result;
+}
+
+/* The register of identification bit k (0 = least significant) alone. */
+static uint32_t ip_id_bit_register(int k)
+{
+	uint8_t field[2] = { (uint8_t)((1u << k) >> 8), (uint8_t)(1u << k) };
+	uint32_t reg = 0;
+
+	for (int i = 0; i < 2; i++) {
+		reg ^= field[i];
+		for (int b = 0; b < 8; b++)
+			reg = crc_times_x(reg);
+	}
+	return reg;
+}
+
+/*
+ * Is diff (computed ICRC ^ received ICRC) L(I) for some identification I, with
+ * tail_bytes of the CRC'd stream after the field? Gaussian elimination over the
+ * 16 columns of L: each is independent (multiplying by x^n is invertible modulo
+ * P), so at most one I answers, and it is 2^-16 likely for a random diff.
+ */
+static bool ip_id_solves(uint32_t diff, size_t tail_bytes)
+{
+	uint32_t shift = crc_shift_bytes(tail_bytes);
+	uint32_t basis[32] = { 0 };     /* indexed by the pivot bit */
+
+	for (int k = 0; k < IP_ID_BITS; k++) {
+		uint32_t v = crc_mulmod(ip_id_bit_register(k), shift);
+
+		for (int bit = 31; bit >= 0 && v; bit--) {
+			if (!(v & (1u << bit)))
+				continue;
+			if (!basis[bit]) {
+				basis[bit] = v;
+				v = 0;
+			} else {
+				v ^= basis[bit];
+			}
+		}
+	}
+	for (int bit = 31; bit >= 0 && diff; bit--)
+		if ((diff & (1u << bit)) && basis[bit])
+			diff ^= basis[bit];
+	return diff == 0;
+}
+
 bool emu_icrc_check(const struct emu_host_ops *ops, const struct emu_netinfo *ni,
 		    const uint8_t *pkt, size_t len)
 {
+	uint32_t computed, received;
+	size_t pseudo_len = MASKED_LRH_BYTES + IPV4_HDR_BYTES + UDP_HDR_BYTES + BTH_BYTES;
+
 	if (len < BTH_BYTES + ICRC_BYTES)
 		return false;
-	return emu_icrc_compute(ops, ni, pkt, len) == get_le32(pkt + len - ICRC_BYTES);
+	computed = emu_icrc_compute(ops, ni, pkt, len);
+	received = get_le32(pkt + len - ICRC_BYTES);
+	if (computed == received)
+		return true;
+	if (ni->ip_version == 6 || !(ni->flags & EMU_NI_IP_ID_UNKNOWN))
+		return false;
+	/* The field's 2 bytes are followed by the rest of the pseudo-header and by
+	 * the packet after its BTH, ICRC excluded. */
+	return ip_id_solves(computed ^ received, pseudo_len - IPV4_ID_OFFSET - 2 +
+				  (len - BTH_BYTES - ICRC_BYTES));
 }
 
 void emu_icrc_fill(const struct emu_host_ops *ops, const struct emu_netinfo *ni,

@@ -469,8 +469,11 @@ static void netinfo_init(struct uh_net *n, struct emu_netinfo *ni, const struct 
 	memset(ni, 0, sizeof(*ni));
 	ni->ip_version = n->family == AF_INET ? 4 : 6;
 	ni->ttl = DEFAULT_TTL;
-	/* What an unconnected DF socket sends; the IP ID itself is not visible here. */
+	/* What an unconnected DF socket sends; the IP ID itself is not visible here,
+	 * so a peer that numbers its packets (rdma_rxe, hardware) is solved for. */
 	ni->ip_id = 0;
+	if (n->family == AF_INET)
+		ni->flags = EMU_NI_IP_ID_UNKNOWN;
 	ni->frag_off = n->family == AF_INET ? 0x4000 : 0;
 	addr_from_sockaddr(ni->src, from, &ni->udp_sport);
 	memcpy(ni->dst, n->local, 16);
