@@ -125,6 +125,14 @@ void emu_gid_from_ipv4(uint8_t gid[16], const uint8_t ipv4[4]);
 bool emu_gid_is_ipv4(const uint8_t gid[16]);
 
 /*
+ * How the ICRC of a packet changes when n consecutive bytes of the stream it
+ * covers change by diff (XOR), with tail_bytes of the stream after them: XOR the
+ * answer into the ICRC. A host that rewrites header bytes (ports) uses it to
+ * correct the ICRC without computing it again.
+ */
+uint32_t emu_icrc_delta(const uint8_t *diff, size_t n, size_t tail_bytes);
+
+/*
  * A received RoCEv2 datagram: ni describes its IP and UDP headers, pkt is the UDP
  * payload (BTH .. ICRC). The engine validates everything before using any length,
  * and drops (and counts) whatever is malformed. It does not keep pkt.

@@ -162,18 +162,30 @@ static uint32_t crc_shift_bytes(uint64_t nbytes)
 	return result;
 }
 
-/* The register of identification bit k (0 = least significant) alone. */
-static uint32_t ip_id_bit_register(int k)
+/* The CRC register (started at 0, no inversion) after n bytes. */
+static uint32_t crc_register(const uint8_t *bytes, size_t n)
 {
-	uint8_t field[2] = { (uint8_t)((1u << k) >> 8), (uint8_t)(1u << k) };
 	uint32_t reg = 0;
 
-	for (int i = 0; i < 2; i++) {
-		reg ^= field[i];
+	for (size_t i = 0; i < n; i++) {
+		reg ^= bytes[i];
 		for (int b = 0; b < 8; b++)
 			reg = crc_times_x(reg);
 	}
 	return reg;
+}
+
+uint32_t emu_icrc_delta(const uint8_t *diff, size_t n, size_t tail_bytes)
+{
+	return crc_mulmod(crc_register(diff, n), crc_shift_bytes(tail_bytes));
+}
+
+/* The register of identification bit k (0 = least significant) alone. */
+static uint32_t ip_id_bit_register(int k)
+{
+	const uint8_t field[2] = { (uint8_t)((1u << k) >> 8), (uint8_t)(1u << k) };
+
+	return crc_register(field, sizeof(field));
 }
 
 /*

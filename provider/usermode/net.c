@@ -53,8 +53,6 @@
 #define SOCK_BUF_BYTES (8 << 20)
 #define DEFAULT_TTL    64
 #define SEND_RETRY_WAIT_MS 10
-#define CRC_TABLE_LEN  16384u
-#define CRC32_POLY_REV 0xedb88320u
 #define DELTA_CACHE    64u       /* ICRC port corrections remembered (power of two) */
 
 enum { TAG_RX = 1 };   /* user_data of the multishot receive */
@@ -159,60 +157,10 @@ struct uh_net {
 
 /* ---- ICRC correction for the ports on the wire ----------------------------------- */
 
-/* x^(8n) mod P, reflected (bit 31 is x^0), for n < CRC_TABLE_LEN. */
-static uint32_t xpow8n[CRC_TABLE_LEN];
-static pthread_once_t xpow_once = PTHREAD_ONCE_INIT;
-
-static uint32_t crc_times_x(uint32_t b)
-{
-	return (b & 1) ? (b >> 1) ^ CRC32_POLY_REV : b >> 1;
-}
-
-static uint32_t crc_times_x8(uint32_t b)
-{
-	for (int i = 0; i < 8; i++)
-		b = crc_times_x(b);
-	return b;
-}
-
-static void xpow_init(void)
-{
-	xpow8n[0] = 0x80000000u;
-	for (uint32_t n = 1; n < CRC_TABLE_LEN; n++)
-		xpow8n[n] = crc_times_x8(xpow8n[n - 1]);
-}
-
-/* a * b mod P, both reflected. */
-static uint32_t crc_mulmod(uint32_t a, uint32_t b)
-{
-	uint32_t prod = 0;
-
-	for (int i = 0; i < 32; i++) {
-		if (a & (0x80000000u >> i))
-			prod ^= b;
-		b = crc_times_x(b);
-	}
-	return prod;
-}
-
-static uint32_t xpow8(size_t n)
-{
-	uint32_t v;
-
-	if (n < CRC_TABLE_LEN)
-		return xpow8n[n];
-	v = xpow8n[CRC_TABLE_LEN - 1];
-	for (size_t i = CRC_TABLE_LEN - 1; i < n; i++)
-		v = crc_times_x8(v);
-	return v;
-}
-
 /*
- * Two packets that differ only in some bytes have CRCs that differ by the CRC
- * (register started at 0, no inversion) of the XOR of those bytes followed by
- * as many zero bytes as follow them in the CRC'd stream. The ports are followed
- * by the UDP length and checksum (4), the BTH (12) and the rest of the UDP
- * payload but the ICRC (len - 16): len bytes in all.
+ * The ports are followed in the ICRC'd stream by the UDP length and checksum
+ * (4), the BTH (12) and the rest of the UDP payload but the ICRC (len - 16):
+ * len bytes in all.
  */
 uint32_t uh_net_icrc_port_delta(uint16_t old_sport, uint16_t old_dport, uint16_t sport,
 				uint16_t dport, size_t len)
@@ -220,17 +168,10 @@ uint32_t uh_net_icrc_port_delta(uint16_t old_sport, uint16_t old_dport, uint16_t
 	uint16_t ds = old_sport ^ sport, dd = old_dport ^ dport;
 	const uint8_t diff[4] = { (uint8_t)(ds >> 8), (uint8_t)ds, (uint8_t)(dd >> 8),
 				  (uint8_t)dd };
-	uint32_t raw = 0;
 
 	if (!ds && !dd)
 		return 0;
-	pthread_once(&xpow_once, xpow_init);
-	for (int i = 0; i < 4; i++) {
-		raw ^= diff[i];
-		for (int b = 0; b < 8; b++)
-			raw = crc_times_x(raw);
-	}
-	return crc_mulmod(raw, xpow8(len));
+	return emu_icrc_delta(diff, sizeof(diff), len);
 }
 
 /* uh_net_icrc_port_delta costs a few hundred ns (bit by bit); each QP sends from
