@@ -49,6 +49,7 @@ enum run_opt_id {
 	OPT_TRACE,
 	OPT_STATS,
 	OPT_NO_PROGRESS_THREAD,
+	OPT_PROGRESS_SIGNAL,
 	OPT_ODP_PREFAULT,
 	OPT_ODP_FAULT_DELAY,
 	OPT_ODP_INVALIDATE,
@@ -97,6 +98,14 @@ static const struct run_opt run_opts[OPT_COUNT] = {
 	[OPT_NO_PROGRESS_THREAD] = { "no-progress-thread", "SOFTHCA_PROGRESS_THREAD", NULL, "0",
 				     "no progress thread: the device advances only\n"
 				     "inside verbs calls (post, poll, get_cq_event)" },
+	[OPT_PROGRESS_SIGNAL] = { "progress-signal", "SOFTHCA_PROGRESS_SIGNAL", NULL, "1",
+				  "arriving datagrams interrupt the thread that last\n"
+				  "polled the device (SIGURG), whose handler takes\n"
+				  "them in: no thread wake-up on the way, for a\n"
+				  "program that spins on memory (ib_write_lat); uses\n"
+				  "recvmmsg, not io_uring. Not with --trace, --pcap,\n"
+				  "--order other than strict, completion channels or\n"
+				  "ODP MRs (the progress thread then drives the device)" },
 	[OPT_ODP_PREFAULT] = { "odp-prefault", "SOFTHCA_ODP_PREFAULT", NULL, "1",
 			       "on-demand paging: pages of ODP MRs start present\n"
 			       "(default: the first touch of a page faults)" },
@@ -348,6 +357,19 @@ static bool check_progress(const struct run_value *rv)
 {
 	if (strcmp(rv->value, "0") != 0 && strcmp(rv->value, "1") != 0) {
 		value_err(rv, "must be 0 (no progress thread) or 1");
+		return false;
+	}
+	return true;
+}
+
+static bool check_progress_signal(const struct run_value *rv, const struct run_value *thread)
+{
+	if (strcmp(rv->value, "0") != 0 && strcmp(rv->value, "1") != 0) {
+		value_err(rv, "must be 0 or 1 (signal-driven progress)");
+		return false;
+	}
+	if (rv->value[0] == '1' && thread->value && thread->value[0] == '0') {
+		run_err("%s needs the progress thread (%s given)", rv->origin, thread->origin);
 		return false;
 	}
 	return true;
@@ -848,6 +870,9 @@ static bool check_values(struct run_ctx *c)
 	if (v[OPT_ORDER].value && !check_order(&v[OPT_ORDER]))
 		return false;
 	if (v[OPT_NO_PROGRESS_THREAD].value && !check_progress(&v[OPT_NO_PROGRESS_THREAD]))
+		return false;
+	if (v[OPT_PROGRESS_SIGNAL].value && !check_progress_signal(&v[OPT_PROGRESS_SIGNAL],
+								    &v[OPT_NO_PROGRESS_THREAD]))
 		return false;
 	if (v[OPT_ODP_PREFAULT].value && !check_odp_prefault(&v[OPT_ODP_PREFAULT]))
 		return false;

@@ -248,6 +248,14 @@ static int read_switches(struct uh_config *cfg, char *err, size_t errlen)
 			return fail(err, errlen, "SOFTHCA_PROGRESS_THREAD=%s: not 0 or 1", v);
 		cfg->no_progress_thread = v[0] == '0';
 	}
+	if ((v = env("SOFTHCA_PROGRESS_SIGNAL"))) {
+		if (strcmp(v, "0") && strcmp(v, "1"))
+			return fail(err, errlen, "SOFTHCA_PROGRESS_SIGNAL=%s: not 0 or 1", v);
+		cfg->progress_signal = v[0] == '1';
+	}
+	if (cfg->progress_signal && cfg->no_progress_thread)
+		return fail(err, errlen, "SOFTHCA_PROGRESS_SIGNAL=1 needs the progress thread "
+			    "(SOFTHCA_PROGRESS_THREAD=0 given)");
 	return 0;
 }
 

@@ -126,6 +126,7 @@ struct uh_net {
 	/* send slots */
 	struct tx_slot *free_slots, *all_slots;
 	uint32_t nslots;
+	bool no_alloc;                 /* a signal handler sends: free lists only */
 	struct tx_slot *queue[TX_BATCH];
 	uint32_t nqueued;
 	struct tx_group *free_groups, *all_groups;
@@ -473,7 +474,7 @@ static struct tx_slot *slot_alloc(struct uh_net *n, size_t len)
 		n->free_slots = s->next_free;
 		return s;
 	}
-	if (n->nslots >= TX_SLOTS_MAX)
+	if (n->nslots >= TX_SLOTS_MAX || n->no_alloc)
 		return NULL;
 	s = aligned_alloc(64, (sizeof(*s) + (len > TX_SLOT_DATA ? len : TX_SLOT_DATA) + 63) &
 			  ~(size_t)63);
@@ -491,6 +492,24 @@ static void slot_free(struct uh_net *n, struct tx_slot *s)
 {
 	s->next_free = n->free_slots;
 	n->free_slots = s;
+}
+
+void uh_net_set_no_alloc(struct uh_net *n, bool no_alloc)
+{
+	n->no_alloc = no_alloc;
+}
+
+/* Send buffers for a signal handler, which must not allocate. */
+#define TX_RESERVE 256u
+void uh_net_reserve_tx(struct uh_net *n)
+{
+	struct tx_slot *held[TX_RESERVE];
+	uint32_t got = 0;
+
+	while (got < TX_RESERVE && (held[got] = slot_alloc(n, TX_SLOT_DATA)))
+		got++;
+	while (got)
+		slot_free(n, held[--got]);
 }
 
 void *uh_net_tx_buf(struct uh_net *n, size_t len)
@@ -622,6 +641,8 @@ static struct tx_group *group_alloc(struct uh_net *n)
 		n->free_groups = g->next_free;
 		return g;
 	}
+	if (n->no_alloc)
+		return NULL;
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return NULL;

@@ -20,6 +20,11 @@
  * Every unlock flushes the datagrams the engine queued (one submission per
  * batch) and retries the WQEs left waiting in a ring: those the engine had no
  * room for yet, and those posted before the QP could take them.
+ *
+ * With --progress-signal the socket signals the program's polling thread
+ * (SIGURG, F_SETOWN_EX) when a datagram arrives, and the signal handler drives
+ * the device right there, on that thread's core: no other thread is woken. See
+ * "signal-driven progress" below for what keeps the handler safe.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -42,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +77,9 @@ _Static_assert(sizeof(struct softhca_recv_wqe) == 16, "recv WQE header is 16 byt
 				      * while the program polls: not kicked for them) */
 #define DEFER_MAX_DGRAMS 64u         /* ... or at the doorbell that queues this many */
 #define BURST_GAP_NS    50000ull     /* doorbells this close (no poll between) are a burst */
+#define PROGRESS_SIGNAL SIGURG       /* ignored by default: harmless if it strays */
+#define SIG_DEFERRED_EVENTS 16u      /* async events raised inside the handler */
+#define SIG_FALLBACK_NS 1000000ll    /* the thread looks at the socket this often */
 #define HANDLE_INDEX_BITS 20
 #define HANDLE_INDEX_MASK ((1u << HANDLE_INDEX_BITS) - 1)
 #define HANDLE_GEN_MASK   ((1u << (32 - HANDLE_INDEX_BITS)) - 1)
@@ -229,7 +238,24 @@ struct uh_dev {
 	/* Sticky: the DMA layer may hold data, so verbs calls are deferral points
 	 * (false keeps the lock off the poll fast path under STRICT). */
 	atomic_bool dma_watch;
+
+	/* Signal-driven progress (--progress-signal); see that section. */
+	bool sig_mode;                       /* asked for, and the handler installed */
+	atomic_bool sig_active;              /* the socket signals sig_owner now */
+	atomic_bool sig_unsafe;              /* something the handler must not do is in use */
+	atomic_bool sig_missed;              /* a signal found the device busy */
+	atomic_int sig_owner;                /* the thread the socket signals */
+	atomic_bool poll_needed;             /* an empty poll has work: deferred sends,
+					      * a doorbell's burst state to reset */
+	uint32_t sig_nevents;                /* async events the handler left for later */
+	uint64_t sig_served;                 /* handler runs that drove the device */
+	uint64_t sig_rx;                     /* packets those runs took in */
+	atomic_uint_fast64_t sig_busy;       /* handler runs that found the lock taken */
+	struct emu_async_event sig_events[SIG_DEFERRED_EVENTS];
 };
+
+/* This thread is inside the progress signal's handler. */
+static __thread bool in_signal_progress;
 
 /* ---- small helpers --------------------------------------------------------------- */
 
@@ -669,6 +695,13 @@ static void host_async_event(void *host, const struct emu_async_event *ev)
 	struct emu_async_event e = *ev;
 
 	e.cookie = event_user(ev->type, ev->cookie);
+	if (in_signal_progress) {
+		/* no lock but the device's in the handler: queued by the next holder */
+		if (d->sig_nevents < SIG_DEFERRED_EVENTS)
+			d->sig_events[d->sig_nevents++] = e;
+		uh_net_kick(d->net);
+		return;
+	}
 	if (!evq_push(&d->async, &e) && d->trace)
 		fprintf(d->trace, "dev%u event type=%u lost: out of memory\n", d->dev_id, ev->type);
 }
@@ -719,6 +752,8 @@ static void rx_one(void *arg, const struct emu_netinfo *ni, const void *pkt, siz
 {
 	struct uh_dev *d = arg;
 
+	if (in_signal_progress)
+		d->sig_rx++;
 	emu_dev_rx(d->emu, ni, pkt, len);
 }
 
@@ -833,6 +868,7 @@ static void finish_locked(struct uh_dev *d)
 	if (send_by < next)
 		next = send_by;
 	atomic_store(&d->next_deadline, next);
+	atomic_store(&d->poll_needed, d->deferred_ns != 0 || d->doorbells != 0);
 	if (!d->thread_running)
 		return;
 	waiting = atomic_load(&d->wait_deadline);
@@ -840,6 +876,209 @@ static void finish_locked(struct uh_dev *d)
 	if (waiting && next < waiting &&
 	    atomic_compare_exchange_strong(&d->wait_deadline, &waiting, 0))
 		uh_net_kick(d->net);
+}
+
+/* ---- signal-driven progress (--progress-signal) ------------------------------------ */
+
+/*
+ * A program that waits by spinning on memory (ib_write_lat polls the last byte
+ * of the peer's RDMA WRITE) makes no verbs call that could carry the packet in,
+ * so the progress thread must be woken, and on a machine whose cores the
+ * programs keep busy that wake-up costs more than everything else on the path.
+ * With --progress-signal the socket is O_ASYNC and signals PROGRESS_SIGNAL to the
+ * thread that last polled the device (F_SETOWN_EX), and the handler drives the
+ * device on that thread, between two of its instructions.
+ *
+ * What keeps the handler safe, since it interrupts the program anywhere:
+ * - it only tries the device lock; held (by the interrupted thread itself or by
+ *   another) it leaves sig_missed, and the holder catches up after its unlock;
+ * - nothing on its path allocates or takes another lock: send buffers come from
+ *   the network layer's free lists (uh_net_set_no_alloc; none free is a packet
+ *   lost on the wire, which the transport recovers), async events wait in
+ *   sig_events for the next lock holder outside the handler;
+ * - whatever would allocate or lock on that path turns the signals off for good
+ *   (sig_unsafe, the progress thread takes over): a completion channel (its
+ *   event queue), a DMA policy other than strict (held data is allocated), ODP
+ *   MRs (page faults), a trace or a capture file (stdio);
+ * - errno is kept, and the socket signals nobody once the device closes.
+ * The signal is SIGURG, whose default action is to ignore it; a program with a
+ * SIGURG handler of its own keeps it, and the device the progress thread.
+ */
+static struct uh_dev *_Atomic signal_dev;      /* one device per process */
+static atomic_int signal_handlers_running;
+static __thread pid_t cached_tid;
+
+static pid_t my_tid(void)
+{
+	if (!cached_tid)
+		cached_tid = (pid_t)syscall(SYS_gettid);
+	return cached_tid;
+}
+
+/* Point the socket's signals at tid (0: at nobody). Called with the lock held. */
+static void sig_point(struct uh_dev *d, pid_t tid)
+{
+	int fd = uh_net_fd(d->net);
+	int fl = fcntl(fd, F_GETFL);
+	struct f_owner_ex owner = { F_OWNER_TID, tid };
+
+	if (fl < 0)
+		return;
+	if (tid && !fcntl(fd, F_SETOWN_EX, &owner) && !fcntl(fd, F_SETFL, fl | O_ASYNC)) {
+		atomic_store(&d->sig_owner, tid);
+		atomic_store(&d->sig_active, true);
+		return;
+	}
+	(void)fcntl(fd, F_SETFL, fl & ~O_ASYNC);
+	atomic_store(&d->sig_active, false);
+	uh_net_kick(d->net);   /* the thread goes back to watching the socket */
+}
+
+/* Whatever the handler must not do is in use: the progress thread takes over.
+ * Called with the lock held. */
+static void sig_forbid(struct uh_dev *d)
+{
+	if (!d->sig_mode || atomic_exchange(&d->sig_unsafe, true))
+		return;
+	sig_point(d, 0);
+}
+
+static void on_progress_signal(int sig)
+{
+	int saved_errno = errno;
+	struct uh_dev *d;
+
+	(void)sig;
+	atomic_fetch_add(&signal_handlers_running, 1);
+	d = atomic_load(&signal_dev);
+	if (d && !atomic_load(&d->sig_unsafe)) {
+		if (pthread_mutex_trylock(&d->lock)) {
+			atomic_store(&d->sig_missed, true);
+			atomic_fetch_add(&d->sig_busy, 1);
+		} else {
+			in_signal_progress = true;
+			d->sig_served++;
+			uh_net_set_no_alloc(d->net, true);
+			progress_locked(d);
+			uh_net_set_no_alloc(d->net, false);
+			uh_unlock(d);
+			in_signal_progress = false;
+		}
+	}
+	atomic_fetch_sub(&signal_handlers_running, 1);
+	errno = saved_errno;
+}
+
+/* Async events raised inside the handler reach their queue from here. */
+static void sig_flush_events(struct uh_dev *d)
+{
+	uint32_t n = d->sig_nevents;
+
+	if (!n || in_signal_progress)
+		return;
+	d->sig_nevents = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (!evq_push(&d->async, &d->sig_events[i]) && d->trace)
+			fprintf(d->trace, "dev%u event type=%u lost: out of memory\n", d->dev_id,
+				d->sig_events[i].type);
+}
+
+/* After an unlock: a signal that found the device busy is served now. */
+static void sig_catch_up(struct uh_dev *d)
+{
+	while (!in_signal_progress && atomic_exchange(&d->sig_missed, false)) {
+		if (pthread_mutex_trylock(&d->lock)) {
+			atomic_store(&d->sig_missed, true);   /* that holder catches up */
+			return;
+		}
+		progress_locked(d);
+		sig_flush_events(d);
+		finish_locked(d);
+		pthread_mutex_unlock(&d->lock);
+	}
+}
+
+/*
+ * The polling thread is the one to interrupt. True if arrivals already did
+ * interrupt it (nothing can wait in the socket unseen); false after pointing
+ * the signals at it, which the datagrams already waiting did not raise.
+ * Called with the lock held.
+ */
+static bool sig_follow_poller(struct uh_dev *d)
+{
+	pid_t tid;
+
+	if (!d->sig_mode || atomic_load(&d->sig_unsafe))
+		return false;
+	tid = my_tid();
+	if (atomic_load(&d->sig_active) && atomic_load(&d->sig_owner) == tid)
+		return true;
+	sig_point(d, tid);
+	return false;
+}
+
+/* The thread the socket signals may have ended: then the progress thread
+ * watches the socket until another thread polls. Called with the lock held. */
+static void sig_check_owner(struct uh_dev *d)
+{
+	if (atomic_load(&d->sig_active) &&
+	    syscall(SYS_tgkill, getpid(), atomic_load(&d->sig_owner), 0) && errno == ESRCH)
+		sig_point(d, 0);
+}
+
+static bool sig_setup(struct uh_dev *d)
+{
+	struct sigaction sa, old;
+	int fd = uh_net_fd(d->net);
+
+	if (d->trace || d->pcap || d->cfg.order != EMU_DMA_STRICT || !d->thread_running) {
+		fprintf(stderr, "softhca: --progress-signal: not with %s; the progress thread "
+			"drives the device\n", d->trace ? "a trace" : d->pcap ? "a capture" :
+			!d->thread_running ? "no progress thread" : "a DMA policy other than strict");
+		return false;
+	}
+	if (sigaction(PROGRESS_SIGNAL, NULL, &old))
+		return false;
+	if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN &&
+	    old.sa_handler != on_progress_signal) {
+		fprintf(stderr, "softhca: --progress-signal: the program handles SIGURG itself; "
+			"the progress thread drives the device\n");
+		return false;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_progress_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(PROGRESS_SIGNAL, &sa, NULL) || fcntl(fd, F_SETSIG, PROGRESS_SIGNAL))
+		return false;
+	uh_net_reserve_tx(d->net);
+	d->sig_mode = true;
+	atomic_store(&signal_dev, d);
+	pthread_mutex_lock(&d->lock);
+	sig_point(d, my_tid());
+	pthread_mutex_unlock(&d->lock);
+	return true;
+}
+
+static void sig_teardown(struct uh_dev *d)
+{
+	if (!d->sig_mode)
+		return;
+	pthread_mutex_lock(&d->lock);
+	sig_point(d, 0);
+	pthread_mutex_unlock(&d->lock);
+	atomic_store(&signal_dev, NULL);
+	while (atomic_load(&signal_handlers_running))
+		sched_yield();
+}
+
+void uh_signal_forbid(struct uh_dev *d)
+{
+	if (!d->sig_mode)
+		return;
+	pthread_mutex_lock(&d->lock);
+	sig_forbid(d);
+	pthread_mutex_unlock(&d->lock);
 }
 
 void uh_lock(struct uh_dev *d)
@@ -851,8 +1090,11 @@ void uh_unlock(struct uh_dev *d)
 {
 	if (d->emu && emu_dev_dma_held(d->emu))
 		atomic_store(&d->dma_watch, true);
+	sig_flush_events(d);
 	finish_locked(d);
 	pthread_mutex_unlock(&d->lock);
+	if (d->sig_mode)
+		sig_catch_up(d);
 }
 
 /* Has the program polled every CQE that may have come before its data? */
@@ -887,6 +1129,12 @@ void uh_verbs_entry(struct uh_dev *d)
 void uh_progress(struct uh_dev *d)
 {
 	atomic_fetch_add_explicit(&d->inline_calls, 1, memory_order_relaxed);
+	/* Arrivals interrupt this thread and nothing is due: the poll loop stays
+	 * off the lock, which the handler then finds free. */
+	if (atomic_load(&d->sig_active) && atomic_load(&d->sig_owner) == my_tid() &&
+	    !atomic_load(&d->sig_missed) && !atomic_load(&d->poll_needed) &&
+	    atomic_load(&d->next_deadline) > mono_ns())
+		return;
 	if (pthread_mutex_trylock(&d->lock)) {
 		/* The holder is driving the device: let it run rather than spin
 		 * against it (there may be fewer cores than busy threads, and tools
@@ -895,7 +1143,14 @@ void uh_progress(struct uh_dev *d)
 		return;
 	}
 	d->doorbells = 0;
-	progress_locked(d);
+	if (sig_follow_poller(d)) {
+		/* Arrivals interrupt this thread: an empty poll need not read the
+		 * socket (a system call each time), only keep the timers. */
+		if (emu_dev_next_deadline(d->emu) <= mono_ns())
+			emu_dev_run_timers(d->emu);
+	} else {
+		progress_locked(d);
+	}
 	uh_unlock(d);
 }
 
@@ -922,6 +1177,8 @@ static void *progress_main(void *arg)
 		uint64_t next = atomic_load(&d->next_deadline);
 
 		seen_calls = calls;
+		if (atomic_load(&d->sig_active) && until > now + SIG_FALLBACK_NS)
+			until = now + SIG_FALLBACK_NS;   /* signals carry the datagrams */
 		if (next < until)
 			until = next;
 		atomic_store(&d->wait_deadline, until ? until : 1);
@@ -929,9 +1186,10 @@ static void *progress_main(void *arg)
 		 * store and kicks; one that finished before it is seen here. */
 		next = atomic_load(&d->next_deadline);
 		if (next >= until && !atomic_load(&d->stop) && until > now)
-			uh_net_wait(d->net, (int64_t)(until - now), true);
+			uh_net_wait(d->net, (int64_t)(until - now), !atomic_load(&d->sig_active));
 		atomic_store(&d->wait_deadline, 0);
 		pthread_mutex_lock(&d->lock);
+		sig_check_owner(d);
 		progress_locked(d);
 		uh_unlock(d);
 	}
@@ -1282,7 +1540,9 @@ int uh_dev_open(const struct uh_config *cfg, struct uh_dev **out, char *err, siz
 	memset(&np, 0, sizeof(np));
 	np.port = (uint16_t)d->cfg.port;
 	np.pcap = d->pcap;
-	np.want_uring = true;
+	/* The handler reads the socket itself: recvmmsg, not an io_uring whose
+	 * completions another thread's task work would have to post first. */
+	np.want_uring = !d->cfg.progress_signal;
 	ret = bind_net(d, &np, err, errlen);
 	if (ret)
 		goto fail;
@@ -1297,6 +1557,8 @@ int uh_dev_open(const struct uh_config *cfg, struct uh_dev **out, char *err, siz
 		if (ret)
 			errmsg(err, errlen, ret, "progress thread: %s", strerror(-ret));
 	}
+	if (!ret && d->cfg.progress_signal)
+		(void)sig_setup(d);   /* else the progress thread, as it said */
 	if (ret)
 		goto fail;
 	*out = d;
@@ -1365,6 +1627,9 @@ static void write_stats(struct uh_dev *d)
 		"net_rx_rearms %" PRIu64 "\n",
 		n.rx_datagrams, n.tx_datagrams, n.rx_errors, n.tx_errors, n.rx_short,
 		n.tx_sends, n.rx_reads, n.tx_submits, n.rx_rearms);
+	fprintf(f, "progress_signal %d\nprogress_signals %" PRIu64 "\nprogress_signal_packets %"
+		PRIu64 "\nprogress_signals_busy %" PRIu64 "\n", d->sig_mode && !atomic_load(&d->sig_unsafe) ? 1 : 0, d->sig_served,
+		d->sig_rx, (uint64_t)atomic_load(&d->sig_busy));
 	fclose(f);
 }
 
@@ -1372,6 +1637,7 @@ void uh_dev_close(struct uh_dev *d)
 {
 	if (!d)
 		return;
+	sig_teardown(d);
 	stop_thread(d);
 	pthread_mutex_lock(&d->lock);
 	write_stats(d);
@@ -1565,6 +1831,8 @@ int uh_reg_mr(struct uh_dev *d, struct emu_pd *pd, void *addr, size_t len, uint6
 	mr->pd = pd;
 	mr->writable = write;
 	/* ODP memory is not pinned: it is reached through the page model. */
+	if (access & EMU_ACCESS_ON_DEMAND)
+		sig_forbid(d);   /* page faults read /proc and allocate */
 	if ((access & EMU_ACCESS_ON_DEMAND) && !(mr->odp = odp_mr_create(d->odp, write, mr))) {
 		free(mr);
 		return -ENOMEM;
@@ -1664,6 +1932,7 @@ int uh_channel_create(struct uh_dev *d, struct uh_channel **out)
 	if (!ch)
 		return -ENOMEM;
 	ch->dev = d;
+	uh_signal_forbid(d);   /* the handler must not take the channel's lock */
 	ret = evq_init(&ch->q, sizeof(struct chan_item));
 	if (ret) {
 		free(ch);

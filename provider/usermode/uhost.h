@@ -49,6 +49,9 @@ struct uh_config {
 	char stats[4096];              /* SOFTHCA_STATS: counters written here when the
 					* device closes ("" = none) */
 	bool no_progress_thread;       /* SOFTHCA_PROGRESS_THREAD=0: inline only */
+	bool progress_signal;          /* SOFTHCA_PROGRESS_SIGNAL=1: arriving datagrams
+					* signal the polling thread, whose handler
+					* drives the device (uhost.c) */
 	/* On-demand paging (provider/usermode/odp.h) */
 	bool odp_prefault;             /* SOFTHCA_ODP_PREFAULT=1: first touch finds pages
 					* present; default 0: it faults */
@@ -97,6 +100,11 @@ void uh_progress(struct uh_dev *d);
  */
 void uh_verbs_entry(struct uh_dev *d);
 void uh_dma_deferral_point(struct uh_dev *d);
+
+/* With --progress-signal: something the signal handler must not do comes into
+ * use (a DMA policy other than strict set through softhcadv): from now on the
+ * progress thread takes the datagrams. Takes the lock itself. */
+void uh_signal_forbid(struct uh_dev *d);
 
 /* Asynchronous events: uh_async_fd is readable while one is queued. */
 int  uh_async_fd(const struct uh_dev *d);

@@ -78,6 +78,8 @@ static int dv_set_dev_order(struct ibv_context *ctx, uint32_t order)
 	if (to_emu_order(order, &p) || p == EMU_DMA_INHERIT)
 		return EINVAL;
 	uh = ctx_uh(ctx);
+	if (p != EMU_DMA_STRICT)
+		uh_signal_forbid(uh);
 	uh_lock(uh);
 	ret = emu_dev_set_dma_policy(uh_emu(uh), p);
 	uh_unlock(uh);
@@ -95,6 +97,8 @@ static int dv_set_qp_order(struct ibv_qp *ibqp, uint32_t order)
 	if (to_emu_order(order, &p))
 		return EINVAL;
 	qp = to_qp(ibqp);
+	if (p != EMU_DMA_STRICT && p != EMU_DMA_INHERIT)
+		uh_signal_forbid(qp->ctx->uh);
 	uh_lock(qp->ctx->uh);
 	ret = emu_qp_set_dma_policy(qp->uh->emu, p);
 	uh_unlock(qp->ctx->uh);
@@ -112,6 +116,8 @@ static int dv_set_cq_order(struct ibv_cq *ibcq, uint32_t order)
 	if (to_emu_order(order, &p))
 		return EINVAL;
 	cq = to_cq(ibcq);
+	if (p != EMU_DMA_STRICT && p != EMU_DMA_INHERIT)
+		uh_signal_forbid(cq->ctx->uh);
 	uh_lock(cq->ctx->uh);
 	ret = emu_cq_set_dma_policy(cq->uh->emu, p);
 	uh_unlock(cq->ctx->uh);

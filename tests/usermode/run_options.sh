@@ -58,6 +58,9 @@ um_check "missing value before --" expect_error '^softhca run: --addr needs a va
 um_check "empty value" expect_error '^softhca run: --name: empty value' --name= -- "${RAN[@]}"
 um_check "flag given a value" expect_error '^softhca run: --no-progress-thread takes no value' \
 	--no-progress-thread=1 -- "${RAN[@]}"
+um_check "--progress-signal without the progress thread" \
+	expect_error '^softhca run: --progress-signal needs the progress thread' \
+	--no-progress-thread --progress-signal -- "${RAN[@]}"
 um_check "bad IPv4 address" expect_error '^softhca run: --addr 1\.2\.3: not an IPv4 or IPv6 address' \
 	--addr 1.2.3 -- "${RAN[@]}"
 um_check "bad IPv4 address (octet)" expect_error '^softhca run: --addr 300\.1\.1\.1: not an IPv4 or IPv6 address' \
@@ -350,7 +353,7 @@ check_help() {
 	for o in --addr SOFTHCA_ADDR --netdev SOFTHCA_NETDEV --name SOFTHCA_NAME --port SOFTHCA_PORT \
 		--mtu SOFTHCA_MTU --seed SOFTHCA_SEED --abi SOFTHCA_ABI --pcap SOFTHCA_PCAP \
 		--order SOFTHCA_ORDER --trace SOFTHCA_TRACE --no-progress-thread \
-		SOFTHCA_PROGRESS_THREAD SOFTHCA_LIBDIR; do
+		SOFTHCA_PROGRESS_THREAD --progress-signal SOFTHCA_PROGRESS_SIGNAL SOFTHCA_LIBDIR; do
 		if ! grep -q -- "$o" "$UM_OUT"; then
 			um_why "--help does not mention $o"
 			ok=1

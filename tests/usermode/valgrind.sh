@@ -108,5 +108,8 @@ SOFTHCA_NET=syscalls um_check "ibv_rc_pingpong 4 KiB x200, both sides under memc
 	vg_pingpong rcsys 200 4096 -c
 SOFTHCA_NET=syscalls um_check "ibv_rc_pingpong 64 KiB x50, events, both sides under memcheck (SOFTHCA_NET=syscalls)" \
 	vg_pingpong rcesys 50 65536 -c -e
+# signal-driven progress: the handler drives the device inside the program's thread
+SOFTHCA_PROGRESS_SIGNAL=1 um_check "ibv_rc_pingpong 4 KiB x200, both sides under memcheck (--progress-signal)" \
+	vg_pingpong rcsig 200 4096 -c
 
 um_finish
