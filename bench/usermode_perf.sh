@@ -6,7 +6,8 @@
 #   ib_write_bw 64 KiB (goal >= 1.5 GB/s), ib_write_lat 8 B (goal: typical <= 10 us),
 #   ib_send_bw 64 B (goal >= 0.5 M messages/s).
 # Usage: bench/usermode_perf.sh [BUILD_DIR]   (default: build)
-# Prints one line per figure, and how the datagrams crossed the kernel (the
+# Prints one line per figure, first with the default progress thread, then with
+# `softhca run --progress-signal`, and how the datagrams crossed the kernel (the
 # devices' net_* counters). A benchmark, not a test: it fails only if a run fails.
 # SOFTHCA_BENCH_NET=N puts the two devices on 127.N.0.221 and 127.N.0.222
 # (default 0), so two checkouts can measure at once.
@@ -27,11 +28,11 @@ run() {
 	local name=$1
 	shift
 	port=$((port + 1))
-	timeout 60 "$softhca" run --addr "$srv_addr" --stats "$tmp/$name.srv.stats" -- "$@" \
+	timeout 60 "$softhca" run --addr "$srv_addr" "${opts[@]}" --stats "$tmp/$name.srv.stats" -- "$@" \
 		-p "$port" > "$tmp/$name.srv" 2>&1 &
 	local srv=$!
 	sleep 1.5   # the server creates its device before it listens
-	if ! timeout 60 "$softhca" run --addr "$cli_addr" --stats "$tmp/$name.cli.stats" -- "$@" \
+	if ! timeout 60 "$softhca" run --addr "$cli_addr" "${opts[@]}" --stats "$tmp/$name.cli.stats" -- "$@" \
 		-p "$port" "$srv_addr" > "$tmp/$name" 2>&1; then
 		echo "usermode_perf: $name client failed:" >&2
 		tail -5 "$tmp/$name" >&2
@@ -39,16 +40,26 @@ run() {
 	wait "$srv" || echo "usermode_perf: $name server exited with status $?" >&2
 }
 
+opts=()
 run write_bw ib_write_bw -d sh0 -x 0 -s 65536 -D 5
 run write_lat ib_write_lat -d sh0 -x 0 -s 8 -n 20000
 run send_bw ib_send_bw -d sh0 -x 0 -s 64 -D 5
+# the same with signal-driven progress (softhca run --progress-signal)
+opts=(--progress-signal)
+run write_bw_sig ib_write_bw -d sh0 -x 0 -s 65536 -D 5
+run write_lat_sig ib_write_lat -d sh0 -x 0 -s 8 -n 20000
+run send_bw_sig ib_send_bw -d sh0 -x 0 -s 64 -D 5
 
 awk '/^ *65536 /{printf "ib_write_bw 64 KiB: %.0f MB/s average (goal 1500)\n", $4}' "$tmp/write_bw"
 awk '/^ *8 /{printf "ib_write_lat 8 B: typical %s us, min %s us, 99%% %s us (goal typical <= 10)\n", $5, $3, $8}' "$tmp/write_lat"
 awk '/^ *64 /{printf "ib_send_bw 64 B: %.3f M msg/s (goal 0.5)\n", $5}' "$tmp/send_bw"
+echo "with --progress-signal:"
+awk '/^ *65536 /{printf "ib_write_bw 64 KiB: %.0f MB/s average (goal 1500)\n", $4}' "$tmp/write_bw_sig"
+awk '/^ *8 /{printf "ib_write_lat 8 B: typical %s us, min %s us, 99%% %s us (goal typical <= 10)\n", $5, $3, $8}' "$tmp/write_lat_sig"
+awk '/^ *64 /{printf "ib_send_bw 64 B: %.3f M msg/s (goal 0.5)\n", $5}' "$tmp/send_bw_sig"
 
 # Datagrams per UDP_SEGMENT send and per system call, each way.
-for name in write_bw write_lat send_bw; do
+for name in write_bw write_lat send_bw write_bw_sig write_lat_sig send_bw_sig; do
 	for side in cli srv; do
 		awk -v what="$name $side" '{ v[$1] = $2 }
 			END { if (v["net_tx_sends"] && v["net_tx_submits"] && v["net_rx_reads"])

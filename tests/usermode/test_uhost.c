@@ -1712,8 +1712,6 @@ static int run_config(const struct config *c, bool do_bench)
 		setenv("SOFTHCA_NET_GSO", "0", 1);
 	else
 		unsetenv("SOFTHCA_NET_GSO");
-	if (c->live)
-		live_start(&lv);
 	urings = count_uring_fds();
 	if (c->addr_a)
 		setenv("SOFTHCA_ADDR", c->addr_a, 1);
@@ -1733,6 +1731,11 @@ static int run_config(const struct config *c, bool do_bench)
 	/* Two rings per device with io_uring, none without: the back end is real. */
 	urings = count_uring_fds() - urings;
 	CHECK(urings == (c->uring ? 4 : 0), "%d io_uring descriptors", urings);
+	/* Started once the devices hold their addresses: a default address may
+	 * have been another program's a moment ago, and its packets are not ours
+	 * to judge (dumpcap keeps no process, only addresses). */
+	if (c->live)
+		live_start(&lv);
 	check_addresses(c);
 
 	if (make_qp(&A, EMU_QPT_RC, &A.qp) || make_qp(&B, EMU_QPT_RC, &B.qp) ||
