@@ -245,6 +245,7 @@ struct uh_dev {
 	atomic_bool sig_unsafe;              /* something the handler must not do is in use */
 	atomic_bool sig_missed;              /* a signal found the device busy */
 	atomic_int sig_owner;                /* the thread the socket signals */
+	int sig_slot;                        /* in signal_devs */
 	atomic_bool poll_needed;             /* an empty poll has work: deferred sends,
 					      * a doorbell's burst state to reset */
 	uint32_t sig_nevents;                /* async events the handler left for later */
@@ -904,7 +905,10 @@ static void finish_locked(struct uh_dev *d)
  * The signal is SIGURG, whose default action is to ignore it; a program with a
  * SIGURG handler of its own keeps it, and the device the progress thread.
  */
-static struct uh_dev *_Atomic signal_dev;      /* one device per process */
+#define SIG_MAX_DEVS 16
+/* The devices whose sockets signal. One signal may stand for arrivals at
+ * several (a pending SIGURG absorbs the next), so the handler serves them all. */
+static struct uh_dev *_Atomic signal_devs[SIG_MAX_DEVS];
 static atomic_int signal_handlers_running;
 static __thread pid_t cached_tid;
 
@@ -943,27 +947,35 @@ static void sig_forbid(struct uh_dev *d)
 	sig_point(d, 0);
 }
 
+static void sig_serve(struct uh_dev *d)
+{
+	if (atomic_load(&d->sig_unsafe))
+		return;
+	if (pthread_mutex_trylock(&d->lock)) {
+		atomic_store(&d->sig_missed, true);
+		atomic_fetch_add(&d->sig_busy, 1);
+		return;
+	}
+	in_signal_progress = true;
+	d->sig_served++;
+	uh_net_set_no_alloc(d->net, true);
+	progress_locked(d);
+	uh_net_set_no_alloc(d->net, false);
+	uh_unlock(d);
+	in_signal_progress = false;
+}
+
 static void on_progress_signal(int sig)
 {
 	int saved_errno = errno;
-	struct uh_dev *d;
 
 	(void)sig;
 	atomic_fetch_add(&signal_handlers_running, 1);
-	d = atomic_load(&signal_dev);
-	if (d && !atomic_load(&d->sig_unsafe)) {
-		if (pthread_mutex_trylock(&d->lock)) {
-			atomic_store(&d->sig_missed, true);
-			atomic_fetch_add(&d->sig_busy, 1);
-		} else {
-			in_signal_progress = true;
-			d->sig_served++;
-			uh_net_set_no_alloc(d->net, true);
-			progress_locked(d);
-			uh_net_set_no_alloc(d->net, false);
-			uh_unlock(d);
-			in_signal_progress = false;
-		}
+	for (int i = 0; i < SIG_MAX_DEVS; i++) {
+		struct uh_dev *d = atomic_load(&signal_devs[i]);
+
+		if (d)
+			sig_serve(d);
 	}
 	atomic_fetch_sub(&signal_handlers_running, 1);
 	errno = saved_errno;
@@ -1029,7 +1041,7 @@ static void sig_check_owner(struct uh_dev *d)
 static bool sig_setup(struct uh_dev *d)
 {
 	struct sigaction sa, old;
-	int fd = uh_net_fd(d->net);
+	int fd = uh_net_fd(d->net), slot;
 
 	if (d->trace || d->pcap || d->cfg.order != EMU_DMA_STRICT || !d->thread_running) {
 		fprintf(stderr, "softhca: --progress-signal: not with %s; the progress thread "
@@ -1052,8 +1064,19 @@ static bool sig_setup(struct uh_dev *d)
 	if (sigaction(PROGRESS_SIGNAL, &sa, NULL) || fcntl(fd, F_SETSIG, PROGRESS_SIGNAL))
 		return false;
 	uh_net_reserve_tx(d->net);
+	for (slot = 0; slot < SIG_MAX_DEVS; slot++) {
+		struct uh_dev *none = NULL;
+
+		if (atomic_compare_exchange_strong(&signal_devs[slot], &none, d))
+			break;
+	}
+	if (slot == SIG_MAX_DEVS) {
+		fprintf(stderr, "softhca: --progress-signal: more than %d devices in this "
+			"process; the progress thread drives this one\n", SIG_MAX_DEVS);
+		return false;
+	}
+	d->sig_slot = slot;
 	d->sig_mode = true;
-	atomic_store(&signal_dev, d);
 	pthread_mutex_lock(&d->lock);
 	sig_point(d, my_tid());
 	pthread_mutex_unlock(&d->lock);
@@ -1067,7 +1090,7 @@ static void sig_teardown(struct uh_dev *d)
 	pthread_mutex_lock(&d->lock);
 	sig_point(d, 0);
 	pthread_mutex_unlock(&d->lock);
-	atomic_store(&signal_dev, NULL);
+	atomic_store(&signal_devs[d->sig_slot], NULL);
 	while (atomic_load(&signal_handlers_running))
 		sched_yield();
 }
