@@ -126,7 +126,6 @@ struct uh_net {
 	/* send slots */
 	struct tx_slot *free_slots, *all_slots;
 	uint32_t nslots;
-	bool no_alloc;                 /* a signal handler sends: free lists only */
 	struct tx_slot *queue[TX_BATCH];
 	uint32_t nqueued;
 	struct tx_group *free_groups, *all_groups;
@@ -465,6 +464,10 @@ static struct tx_slot *slot_of(void *buf)
 	return (struct tx_slot *)((uint8_t *)buf - offsetof(struct tx_slot, data));
 }
 
+/* This thread is in a signal handler: send from the free lists only, never wait
+ * (uh_net_no_alloc_here). */
+static __thread bool no_alloc_here;
+
 static struct tx_slot *slot_alloc(struct uh_net *n, size_t len)
 {
 	struct tx_slot *s;
@@ -474,7 +477,7 @@ static struct tx_slot *slot_alloc(struct uh_net *n, size_t len)
 		n->free_slots = s->next_free;
 		return s;
 	}
-	if (n->nslots >= TX_SLOTS_MAX || n->no_alloc)
+	if (n->nslots >= TX_SLOTS_MAX || no_alloc_here)
 		return NULL;
 	s = aligned_alloc(64, (sizeof(*s) + (len > TX_SLOT_DATA ? len : TX_SLOT_DATA) + 63) &
 			  ~(size_t)63);
@@ -494,22 +497,34 @@ static void slot_free(struct uh_net *n, struct tx_slot *s)
 	n->free_slots = s;
 }
 
-void uh_net_set_no_alloc(struct uh_net *n, bool no_alloc)
+void uh_net_no_alloc_here(bool on)
 {
-	n->no_alloc = no_alloc;
+	no_alloc_here = on;
 }
 
-/* Send buffers for a signal handler, which must not allocate. */
+static struct tx_group *group_alloc(struct uh_net *n);
+
+/* Send buffers and groups for a signal handler, which must not allocate. */
 #define TX_RESERVE 256u
+#define TX_GROUP_RESERVE 32u
 void uh_net_reserve_tx(struct uh_net *n)
 {
 	struct tx_slot *held[TX_RESERVE];
-	uint32_t got = 0;
+	struct tx_group *groups[TX_GROUP_RESERVE];
+	uint32_t got = 0, ngroups = 0;
 
 	while (got < TX_RESERVE && (held[got] = slot_alloc(n, TX_SLOT_DATA)))
 		got++;
 	while (got)
 		slot_free(n, held[--got]);
+	while (ngroups < TX_GROUP_RESERVE && (groups[ngroups] = group_alloc(n)))
+		ngroups++;
+	while (ngroups) {
+		struct tx_group *g = groups[--ngroups];
+
+		g->next_free = n->free_groups;
+		n->free_groups = g;
+	}
 }
 
 void *uh_net_tx_buf(struct uh_net *n, size_t len)
@@ -641,7 +656,7 @@ static struct tx_group *group_alloc(struct uh_net *n)
 		n->free_groups = g->next_free;
 		return g;
 	}
-	if (n->no_alloc)
+	if (no_alloc_here)
 		return NULL;
 	g = calloc(1, sizeof(*g));
 	if (!g)
@@ -1092,7 +1107,7 @@ static void sys_send_batch(struct uh_net *n, uint32_t count)
 			continue;
 		}
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) &&
-		    !waited) {
+		    !waited && !no_alloc_here) {
 			struct pollfd pfd = { .fd = n->fd, .events = POLLOUT };
 
 			(void)poll(&pfd, 1, SEND_RETRY_WAIT_MS);

@@ -71,10 +71,10 @@ void  uh_net_tx(struct uh_net *n, const struct emu_netinfo *ni, void *buf, size_
 void  uh_net_tx_abort(struct uh_net *n, void *buf);
 bool  uh_net_tx_queued(const struct uh_net *n);
 uint32_t uh_net_tx_count(const struct uh_net *n);   /* datagrams queued */
-/* no_alloc: send buffers come from the free lists only (a signal handler is
- * sending); none free answers NULL, a packet lost. uh_net_reserve_tx fills the
- * free list for it. */
-void  uh_net_set_no_alloc(struct uh_net *n, bool no_alloc);
+/* On this thread (a signal handler): send buffers and groups come from the free
+ * lists only, and a full socket is not waited for; none free or no room is a
+ * packet lost. uh_net_reserve_tx fills the free lists for it. */
+void  uh_net_no_alloc_here(bool on);
 void  uh_net_reserve_tx(struct uh_net *n);
 /* Send everything queued; reap finished sends. */
 void  uh_net_flush(struct uh_net *n);

@@ -78,7 +78,7 @@ _Static_assert(sizeof(struct softhca_recv_wqe) == 16, "recv WQE header is 16 byt
 #define DEFER_MAX_DGRAMS 64u         /* ... or at the doorbell that queues this many */
 #define BURST_GAP_NS    50000ull     /* doorbells this close (no poll between) are a burst */
 #define PROGRESS_SIGNAL SIGURG       /* ignored by default: harmless if it strays */
-#define SIG_DEFERRED_EVENTS 16u      /* async events raised inside the handler */
+#define SIG_DEFERRED_EVENTS 256u     /* async events raised inside the handler */
 #define SIG_FALLBACK_NS 1000000ll    /* the thread looks at the socket this often */
 #define HANDLE_INDEX_BITS 20
 #define HANDLE_INDEX_MASK ((1u << HANDLE_INDEX_BITS) - 1)
@@ -242,7 +242,9 @@ struct uh_dev {
 	/* Signal-driven progress (--progress-signal); see that section. */
 	bool sig_mode;                       /* asked for, and the handler installed */
 	atomic_bool sig_active;              /* the socket signals sig_owner now */
-	atomic_bool sig_unsafe;              /* something the handler must not do is in use */
+	atomic_bool sig_unsafe;              /* the handler must stay out: something it
+					      * must not do is in use, or the device closes */
+	bool sig_forbidden;                  /* ... for the first reason (--stats) */
 	atomic_bool sig_missed;              /* a signal found the device busy */
 	atomic_int sig_owner;                /* the thread the socket signals */
 	int sig_slot;                        /* in signal_devs */
@@ -893,10 +895,12 @@ static void finish_locked(struct uh_dev *d)
  * What keeps the handler safe, since it interrupts the program anywhere:
  * - it only tries the device lock; held (by the interrupted thread itself or by
  *   another) it leaves sig_missed, and the holder catches up after its unlock;
- * - nothing on its path allocates or takes another lock: send buffers come from
- *   the network layer's free lists (uh_net_set_no_alloc; none free is a packet
- *   lost on the wire, which the transport recovers), async events wait in
- *   sig_events for the next lock holder outside the handler;
+ * - nothing on its path allocates, waits or takes another lock: send buffers and
+ *   send groups come from the network layer's free lists, and a full socket is
+ *   not waited for (uh_net_no_alloc_here; none free or no room is a packet lost
+ *   on the wire, which the transport recovers), async events wait in sig_events
+ *   for the next lock holder outside the handler (destroying an object flushes
+ *   them first, so none names a freed object);
  * - whatever would allocate or lock on that path turns the signals off for good
  *   (sig_unsafe, the progress thread takes over): a completion channel (its
  *   event queue), a DMA policy other than strict (held data is allocated), ODP
@@ -944,6 +948,7 @@ static void sig_forbid(struct uh_dev *d)
 {
 	if (!d->sig_mode || atomic_exchange(&d->sig_unsafe, true))
 		return;
+	d->sig_forbidden = true;
 	sig_point(d, 0);
 }
 
@@ -951,17 +956,24 @@ static void sig_serve(struct uh_dev *d)
 {
 	if (atomic_load(&d->sig_unsafe))
 		return;
+	/* Raised before trying: a holder that unlocks in between still sees it. */
+	atomic_store(&d->sig_missed, true);
 	if (pthread_mutex_trylock(&d->lock)) {
-		atomic_store(&d->sig_missed, true);
 		atomic_fetch_add(&d->sig_busy, 1);
+		return;
+	}
+	atomic_store(&d->sig_missed, false);
+	/* Forbidden since the check above (the lock orders it): not in here. */
+	if (atomic_load(&d->sig_unsafe)) {
+		pthread_mutex_unlock(&d->lock);
+		atomic_store(&d->sig_missed, true);
+		uh_net_kick(d->net);
 		return;
 	}
 	in_signal_progress = true;
 	d->sig_served++;
-	uh_net_set_no_alloc(d->net, true);
 	progress_locked(d);
-	uh_net_set_no_alloc(d->net, false);
-	uh_unlock(d);
+	uh_unlock(d);            /* finish_locked's sends too come from the free lists */
 	in_signal_progress = false;
 }
 
@@ -970,6 +982,7 @@ static void on_progress_signal(int sig)
 	int saved_errno = errno;
 
 	(void)sig;
+	uh_net_no_alloc_here(true);
 	atomic_fetch_add(&signal_handlers_running, 1);
 	for (int i = 0; i < SIG_MAX_DEVS; i++) {
 		struct uh_dev *d = atomic_load(&signal_devs[i]);
@@ -978,6 +991,7 @@ static void on_progress_signal(int sig)
 			sig_serve(d);
 	}
 	atomic_fetch_sub(&signal_handlers_running, 1);
+	uh_net_no_alloc_here(false);
 	errno = saved_errno;
 }
 
@@ -1080,6 +1094,7 @@ static bool sig_setup(struct uh_dev *d)
 	pthread_mutex_lock(&d->lock);
 	sig_point(d, my_tid());
 	pthread_mutex_unlock(&d->lock);
+	sig_catch_up(d);
 	return true;
 }
 
@@ -1088,6 +1103,7 @@ static void sig_teardown(struct uh_dev *d)
 	if (!d->sig_mode)
 		return;
 	pthread_mutex_lock(&d->lock);
+	atomic_store(&d->sig_unsafe, true);   /* no poller turns them on again */
 	sig_point(d, 0);
 	pthread_mutex_unlock(&d->lock);
 	atomic_store(&signal_devs[d->sig_slot], NULL);
@@ -1102,6 +1118,7 @@ void uh_signal_forbid(struct uh_dev *d)
 	pthread_mutex_lock(&d->lock);
 	sig_forbid(d);
 	pthread_mutex_unlock(&d->lock);
+	sig_catch_up(d);
 }
 
 void uh_lock(struct uh_dev *d)
@@ -1651,7 +1668,7 @@ static void write_stats(struct uh_dev *d)
 		n.rx_datagrams, n.tx_datagrams, n.rx_errors, n.tx_errors, n.rx_short,
 		n.tx_sends, n.rx_reads, n.tx_submits, n.rx_rearms);
 	fprintf(f, "progress_signal %d\nprogress_signals %" PRIu64 "\nprogress_signal_packets %"
-		PRIu64 "\nprogress_signals_busy %" PRIu64 "\n", d->sig_mode && !atomic_load(&d->sig_unsafe) ? 1 : 0, d->sig_served,
+		PRIu64 "\nprogress_signals_busy %" PRIu64 "\n", d->sig_mode && !d->sig_forbidden ? 1 : 0, d->sig_served,
 		d->sig_rx, (uint64_t)atomic_load(&d->sig_busy));
 	fclose(f);
 }
@@ -2089,6 +2106,7 @@ int uh_destroy_cq(struct uh_dev *d, struct uh_cq *pub)
 	ret = emu_destroy_cq(pub->emu);
 	if (ret)
 		return ret;
+	sig_flush_events(d);   /* a deferred event naming it must be forgotten too */
 	async_forget(&d->async, pub->user);
 	if (pub->channel) {
 		chan_forget_cq(pub->channel, cq);
@@ -2217,6 +2235,7 @@ int uh_destroy_qp(struct uh_dev *d, struct uh_qp *pub)
 	ret = emu_destroy_qp(pub->emu);
 	if (ret)
 		return ret;
+	sig_flush_events(d);   /* a deferred event naming it must be forgotten too */
 	async_forget(&d->async, pub->user);
 	if (qp->prev)
 		qp->prev->next = qp->next;
@@ -2281,6 +2300,7 @@ int uh_destroy_srq(struct uh_dev *d, struct uh_srq *pub)
 	ret = emu_destroy_srq(pub->emu);
 	if (ret)
 		return ret;
+	sig_flush_events(d);   /* a deferred event naming it must be forgotten too */
 	async_forget(&d->async, pub->user);
 	if (srq->prev)
 		srq->prev->next = srq->next;
