@@ -78,6 +78,7 @@ _Static_assert(sizeof(struct softhca_recv_wqe) == 16, "recv WQE header is 16 byt
 #define DEFER_MAX_DGRAMS 64u         /* ... or at the doorbell that queues this many */
 #define BURST_GAP_NS    50000ull     /* doorbells this close (no poll between) are a burst */
 #define PROGRESS_SIGNAL SIGURG       /* ignored by default: harmless if it strays */
+#define PROGRESS_THREAD_NAME "softhca-prog" /* as ps -L and gdb show it */
 #define SIG_DEFERRED_EVENTS 256u     /* async events raised inside the handler */
 #define SIG_FALLBACK_NS 1000000ll    /* the thread looks at the socket this often */
 #define HANDLE_INDEX_BITS 20
@@ -1074,7 +1075,16 @@ static bool sig_setup(struct uh_dev *d)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_progress_signal;
 	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
+	/* Nothing asynchronous interrupts it: the program's own handlers wait the
+	 * few microseconds until it returns, not while it holds the device lock.
+	 * The fault signals stay as they are (a fault in here reaches the
+	 * program's or the debugger's handler as anywhere else). */
+	sigfillset(&sa.sa_mask);
+	sigdelset(&sa.sa_mask, SIGSEGV);
+	sigdelset(&sa.sa_mask, SIGBUS);
+	sigdelset(&sa.sa_mask, SIGFPE);
+	sigdelset(&sa.sa_mask, SIGILL);
+	sigdelset(&sa.sa_mask, SIGTRAP);
 	if (sigaction(PROGRESS_SIGNAL, &sa, NULL) || fcntl(fd, F_SETSIG, PROGRESS_SIGNAL))
 		return false;
 	uh_net_reserve_tx(d->net);
@@ -1248,6 +1258,7 @@ static int start_thread(struct uh_dev *d)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret)
 		return -ret;
+	(void)pthread_setname_np(d->thread, PROGRESS_THREAD_NAME);
 	d->thread_running = true;
 	return 0;
 }

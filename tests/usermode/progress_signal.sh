@@ -132,6 +132,48 @@ check_pingpong() {
 }
 um_check "ibv_rc_pingpong 4 KiB x2000 -c: data intact, the handler takes packets in" check_pingpong
 
+# No allocation inside the handler (malloc is not async-signal-safe): the
+# programs run with lib/alloc_in_signal.c preloaded, which counts allocator calls
+# made while SIGURG is blocked by its handler. ib_send_bw -q 4 (several QPs, GSO
+# groups, coalesced ACKs from the timers) and ib_write_lat.
+check_no_alloc() {
+	local lib=$UM_BUILD/lib/test/liballoc_in_signal.so ok=0 tag side n
+	if [[ ! -e $lib ]]; then
+		um_why "$lib is missing (build the usermode_alloc_in_signal target)"
+		return 1
+	fi
+	for tag in nasbw nawlat; do
+		um_tcp_port
+		PORT=$UM_PORT
+		if [[ $tag == nasbw ]]; then
+			set -- ib_send_bw -d "$UM_DEV" -x 0 -F -p "$PORT" -s 64 -q 4 -D 2
+		else
+			set -- ib_write_lat -d "$UM_DEV" -x 0 -F -p "$PORT" -s 8 -n 5000
+		fi
+		UM_SERVER=(env LD_PRELOAD="$lib" SOFTHCA_TEST_ALLOC_REPORT="$UM_TMP/$tag.server.alloc"
+			"$UM_SOFTHCA" run --addr "$UM_SADDR" --progress-signal
+			--stats "$UM_TMP/$tag.server.stats" -- "${UM_LB[@]}" "$@")
+		UM_CLIENT=(env LD_PRELOAD="$lib" SOFTHCA_TEST_ALLOC_REPORT="$UM_TMP/$tag.client.alloc"
+			"$UM_SOFTHCA" run --addr "$UM_CADDR" --progress-signal
+			--stats "$UM_TMP/$tag.client.stats" -- "${UM_LB[@]}" "$@" "$UM_SADDR")
+		um_pair "$tag" 120 "$PORT" || return 1
+		for side in server client; do
+			n=$(awk '$1 == "allocations_in_sigurg" { n += $2; seen = 1 }
+				END { if (seen) print n }' "$UM_TMP/$tag.$side.alloc" 2>/dev/null)
+			um_log "    $tag $side: allocations in the handler: ${n:-no report}," \
+				"packets it took in: $(stat_of progress_signal_packets "$UM_TMP/$tag.$side.stats")"
+			if [[ $n != 0 ]]; then
+				um_why "$tag $side: ${n:-no report of} allocations inside the SIGURG handler"
+				um_tail "$side stderr" "$UM_TMP/$tag.$side.err"
+				ok=1
+			fi
+			handler_took "$tag $side" "$UM_TMP/$tag.$side.stats" || ok=1
+		done
+	done
+	return "$ok"
+}
+um_check "no allocation inside the handler (ib_send_bw -q 4, ib_write_lat; allocator preloaded)" check_no_alloc
+
 check_events() {
 	local ok=0
 	pair ppe 120 -- ibv_rc_pingpong -d "$UM_DEV" -g 0 -p @PORT@ -n 500 -s 4096 -c -e || return 1
