@@ -79,21 +79,6 @@ static int to_rts(struct ibv_qp *qp, uint32_t dest_qpn, const union ibv_gid *gid
 				      IBV_ACCESS_REMOTE_ATOMIC, 4);
 }
 
-static struct ibv_qp *make_qp(struct env *e, struct ibv_cq *cq)
-{
-	struct ibv_qp_init_attr ia;
-
-	memset(&ia, 0, sizeof(ia));
-	ia.send_cq = cq;
-	ia.recv_cq = cq;
-	ia.qp_type = IBV_QPT_RC;
-	ia.cap.max_send_wr = 8;
-	ia.cap.max_recv_wr = 8;
-	ia.cap.max_send_sge = 1;
-	ia.cap.max_recv_sge = 1;
-	return ibv_create_qp(e->pd, &ia);
-}
-
 /* A fresh connected pair (an error leaves the old one in the error state). */
 static int new_pair(struct env *e)
 {
@@ -101,8 +86,8 @@ static int new_pair(struct env *e)
 		ibv_destroy_qp(e->a);
 	if (e->b)
 		ibv_destroy_qp(e->b);
-	e->a = make_qp(e, e->cq_a);
-	e->b = make_qp(e, e->cq_b);
+	e->a = loop_qp_create(e->pd, e->cq_a, e->cq_a, NULL, 8, 8);
+	e->b = loop_qp_create(e->pd, e->cq_b, e->cq_b, NULL, 8, 8);
 	if (!e->a || !e->b)
 		return -1;
 	return to_rts(e->a, e->b->qp_num, &e->gid) || to_rts(e->b, e->a->qp_num, &e->gid) ? -1 : 0;

@@ -43,23 +43,6 @@ static int die(const char *what)
 	return 2;
 }
 
-static struct ibv_qp *make_qp(struct ibv_pd *pd, struct ibv_cq *scq, struct ibv_cq *rcq,
-			      struct ibv_srq *srq)
-{
-	struct ibv_qp_init_attr ia;
-
-	memset(&ia, 0, sizeof(ia));
-	ia.send_cq = scq;
-	ia.recv_cq = rcq;
-	ia.srq = srq;
-	ia.qp_type = IBV_QPT_RC;
-	ia.cap.max_send_wr = WINDOW;
-	ia.cap.max_recv_wr = srq ? 0 : DEPTH;
-	ia.cap.max_send_sge = 1;
-	ia.cap.max_recv_sge = srq ? 0 : 1;
-	return ibv_create_qp(pd, &ia);
-}
-
 static int post_one_recv(struct side *b, unsigned int slot)
 {
 	struct ibv_sge sge = { (uintptr_t)&b->slots[slot], MSG, b->mr->lkey };
@@ -192,8 +175,8 @@ int main(int argc, char **argv)
 	}
 	a.mr = ibv_reg_mr(pd, a.slots, WINDOW * sizeof(uint64_t), IBV_ACCESS_LOCAL_WRITE);
 	b.mr = ibv_reg_mr(pd, b.slots, DEPTH * sizeof(uint64_t), IBV_ACCESS_LOCAL_WRITE);
-	a.qp = make_qp(pd, scq, scq, NULL);
-	b.qp = make_qp(pd, scq, rcq, b.srq);
+	a.qp = loop_qp_create(pd, scq, scq, NULL, WINDOW, DEPTH);
+	b.qp = loop_qp_create(pd, scq, rcq, b.srq, WINDOW, DEPTH);
 	if (!a.mr || !b.mr || !a.qp || !b.qp)
 		return die("cannot register memory or create the QPs");
 	if (loop_qp_to_rts(a.qp, b.qp->qp_num, &gid, IBV_ACCESS_LOCAL_WRITE, 1) ||

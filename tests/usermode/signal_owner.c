@@ -90,21 +90,6 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static struct ibv_qp *make_qp(struct ibv_pd *pd, struct ibv_cq *cq)
-{
-	struct ibv_qp_init_attr ia;
-
-	memset(&ia, 0, sizeof(ia));
-	ia.send_cq = cq;
-	ia.recv_cq = cq;
-	ia.qp_type = IBV_QPT_RC;
-	ia.cap.max_send_wr = 4;
-	ia.cap.max_recv_wr = 1;
-	ia.cap.max_send_sge = 1;
-	ia.cap.max_recv_sge = 1;
-	return ibv_create_qp(pd, &ia);
-}
-
 static int die(const char *what)
 {
 	fprintf(stderr, "signal_owner: %s\n", what);
@@ -133,8 +118,8 @@ int main(void)
 	f.smr = pd && f.source ? ibv_reg_mr(pd, f.source, sizeof(uint64_t), IBV_ACCESS_LOCAL_WRITE) : NULL;
 	f.rmr = pd && f.target ? ibv_reg_mr(pd, (void *)f.target, sizeof(uint64_t),
 					   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE) : NULL;
-	f.a = pd && f.cq ? make_qp(pd, f.cq) : NULL;
-	f.b = pd && f.cq ? make_qp(pd, f.cq) : NULL;
+	f.a = pd && f.cq ? loop_qp_create(pd, f.cq, f.cq, NULL, 4, 1) : NULL;
+	f.b = pd && f.cq ? loop_qp_create(pd, f.cq, f.cq, NULL, 4, 1) : NULL;
 	if (!f.smr || !f.rmr || !f.a || !f.b)
 		return die("cannot create the PD, CQ, MRs or QPs");
 	if (loop_qp_to_rts(f.a, f.b->qp_num, &gid, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE, 1) ||

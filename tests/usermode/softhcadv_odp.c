@@ -114,21 +114,6 @@ static int to_rts(struct ibv_qp *qp, uint32_t dest_qpn, const union ibv_gid *gid
 	return loop_qp_to_rts(qp, dest_qpn, gid, IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ, 4);
 }
 
-static struct ibv_qp *make_qp(struct env *e, struct ibv_cq *cq)
-{
-	struct ibv_qp_init_attr ia;
-
-	memset(&ia, 0, sizeof(ia));
-	ia.send_cq = cq;
-	ia.recv_cq = cq;
-	ia.qp_type = IBV_QPT_RC;
-	ia.cap.max_send_wr = 8;
-	ia.cap.max_recv_wr = 8;
-	ia.cap.max_send_sge = 1;
-	ia.cap.max_recv_sge = 1;
-	return ibv_create_qp(e->pd, &ia);
-}
-
 static int env_open(struct env *e)
 {
 	struct ibv_device **list = ibv_get_device_list(NULL);
@@ -148,8 +133,8 @@ static int env_open(struct env *e)
 	e->cq_b = ibv_create_cq(e->ctx, 64, NULL, NULL, 0);
 	if (!e->pd || !e->cq_a || !e->cq_b)
 		return -1;
-	e->a = make_qp(e, e->cq_a);
-	e->b = make_qp(e, e->cq_b);
+	e->a = loop_qp_create(e->pd, e->cq_a, e->cq_a, NULL, 8, 8);
+	e->b = loop_qp_create(e->pd, e->cq_b, e->cq_b, NULL, 8, 8);
 	if (!e->a || !e->b)
 		return -1;
 	if (to_rts(e->a, e->b->qp_num, &e->gid) || to_rts(e->b, e->a->qp_num, &e->gid))

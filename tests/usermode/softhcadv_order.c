@@ -86,21 +86,6 @@ static int poll_one(struct ibv_cq *cq, struct ibv_wc *wc)
 	return -1;
 }
 
-static struct ibv_qp *make_qp(struct ibv_pd *pd, struct ibv_cq *scq, struct ibv_cq *rcq)
-{
-	struct ibv_qp_init_attr ia;
-
-	memset(&ia, 0, sizeof(ia));
-	ia.send_cq = scq;
-	ia.recv_cq = rcq;
-	ia.qp_type = IBV_QPT_RC;
-	ia.cap.max_send_wr = 4;
-	ia.cap.max_recv_wr = 4;
-	ia.cap.max_send_sge = 1;
-	ia.cap.max_recv_sge = 1;
-	return ibv_create_qp(pd, &ia);
-}
-
 /* The QPs of this test: GID 0 of the one device, these rights. */
 static int to_rts(struct ibv_qp *qp, uint32_t dest_qpn, const union ibv_gid *gid)
 {
@@ -118,8 +103,8 @@ static int make_pair(struct ibv_context *ctx, struct ibv_pd *pd, const union ibv
 		return -1;
 	/* a's receive queue and b's send queue are unused: each takes the CQ of its
 	 * own side, so every CQE of b is on rcq. */
-	p->a = make_qp(pd, p->scq, p->scq);
-	p->b = make_qp(pd, p->rcq, p->rcq);
+	p->a = loop_qp_create(pd, p->scq, p->scq, NULL, 4, 4);
+	p->b = loop_qp_create(pd, p->rcq, p->rcq, NULL, 4, 4);
 	p->smr = ibv_reg_mr(pd, calloc(1, BYTES), BYTES, IBV_ACCESS_LOCAL_WRITE);
 	p->rmr = ibv_reg_mr(pd, calloc(1, BYTES), BYTES, IBV_ACCESS_LOCAL_WRITE);
 	if (!p->a || !p->b || !p->smr || !p->rmr)

@@ -33,21 +33,6 @@ static int die(const char *what)
 	return 2;
 }
 
-static struct ibv_qp *make_qp(struct ibv_pd *pd, struct ibv_cq *cq)
-{
-	struct ibv_qp_init_attr ia;
-
-	memset(&ia, 0, sizeof(ia));
-	ia.send_cq = cq;
-	ia.recv_cq = cq;
-	ia.qp_type = IBV_QPT_RC;
-	ia.cap.max_send_wr = DEPTH + 1;
-	ia.cap.max_recv_wr = DEPTH;
-	ia.cap.max_send_sge = 1;
-	ia.cap.max_recv_sge = 1;
-	return ibv_create_qp(pd, &ia);
-}
-
 /* The QPs of this test: GID 0 of the one device, these rights. */
 static int to_rts(struct ibv_qp *qp, uint32_t dest_qpn, const union ibv_gid *gid)
 {
@@ -151,8 +136,8 @@ int main(void)
 	smr = pd && sbuf ? ibv_reg_mr(pd, sbuf, span, IBV_ACCESS_LOCAL_WRITE) : NULL;
 	rmr = pd && rbuf ? ibv_reg_mr(pd, rbuf, span, IBV_ACCESS_LOCAL_WRITE |
 				      IBV_ACCESS_REMOTE_WRITE) : NULL;
-	a = pd && cq ? make_qp(pd, cq) : NULL;
-	b = pd && cq ? make_qp(pd, cq) : NULL;
+	a = pd && cq ? loop_qp_create(pd, cq, cq, NULL, DEPTH + 1, DEPTH) : NULL;
+	b = pd && cq ? loop_qp_create(pd, cq, cq, NULL, DEPTH + 1, DEPTH) : NULL;
 	if (!smr || !rmr || !a || !b)
 		return die("cannot create the PD, CQ, MRs or QPs");
 	if (to_rts(a, b->qp_num, &gid) || to_rts(b, a->qp_num, &gid))

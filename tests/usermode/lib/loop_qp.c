@@ -4,6 +4,23 @@
 
 #include "loop_qp.h"
 
+struct ibv_qp *loop_qp_create(struct ibv_pd *pd, struct ibv_cq *send_cq, struct ibv_cq *recv_cq,
+			      struct ibv_srq *srq, uint32_t max_send, uint32_t max_recv)
+{
+	struct ibv_qp_init_attr ia;
+
+	memset(&ia, 0, sizeof(ia));
+	ia.send_cq = send_cq;
+	ia.recv_cq = recv_cq;
+	ia.srq = srq;
+	ia.qp_type = IBV_QPT_RC;
+	ia.cap.max_send_wr = max_send;
+	ia.cap.max_recv_wr = srq ? 0 : max_recv;
+	ia.cap.max_send_sge = 1;
+	ia.cap.max_recv_sge = srq ? 0 : 1;
+	return ibv_create_qp(pd, &ia);
+}
+
 int loop_qp_to_rts(struct ibv_qp *qp, uint32_t dest_qpn, const union ibv_gid *gid,
 		   unsigned int access, uint8_t rd_atomic)
 {

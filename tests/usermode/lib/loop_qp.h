@@ -19,4 +19,11 @@
 int loop_qp_to_rts(struct ibv_qp *qp, uint32_t dest_qpn, const union ibv_gid *gid,
 		   unsigned int access, uint8_t rd_atomic);
 
+/*
+ * An RC QP with one SGE each way, these CQs, max_send send WRs and, without an
+ * SRQ, max_recv receive WRs (with one, its receives come from the SRQ).
+ */
+struct ibv_qp *loop_qp_create(struct ibv_pd *pd, struct ibv_cq *send_cq, struct ibv_cq *recv_cq,
+			      struct ibv_srq *srq, uint32_t max_send, uint32_t max_recv);
+
 #endif
