@@ -114,6 +114,10 @@ struct odp_host {
 	int maps_fd;
 	pid_t maps_pid;
 	bool live;                    /* queries work: h->vmas is not used */
+	/* Pages [ok_lo, ok_hi) were seen mapped in lock section ok_section: no
+	 * other mincore() for them until the section ends (odp_section_end). */
+	uint64_t section, ok_section;
+	uintptr_t ok_lo, ok_hi;
 };
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -635,6 +639,41 @@ static enum page_answer page_answer(struct odp_mr *mr, uintptr_t pn, bool write,
 	return PAGE_ABSENT;
 }
 
+/*
+ * Are the present pages [first, pn) still mapped? Asked of the kernel (mincore)
+ * once per lock section for a run of pages: the run of present pages from
+ * first on, up to MAP_SCAN_PAGES, so the packets of one message that follow
+ * find their pages already checked. Between lock sections the program may have
+ * unmapped anything: the next section asks again. (Within a section, another
+ * thread's munmap races with the copy as before: see odp.h.)
+ */
+static bool still_mapped(struct odp_host *h, struct odp_mr *mr, uintptr_t first, uintptr_t pn,
+			 bool write)
+{
+	uintptr_t ahead = pn;
+	bool seen;
+
+	if (h->ok_section == h->section && first >= h->ok_lo && pn <= h->ok_hi)
+		return true;
+	while (ahead < first + MAP_SCAN_PAGES && page_answer(mr, ahead, write, &seen) == PAGE_OK)
+		ahead++;
+	if (ahead > pn && range_mapped(first << PG_SHIFT, ahead << PG_SHIFT)) {
+		pn = ahead;
+	} else if (!range_mapped(first << PG_SHIFT, pn << PG_SHIFT)) {
+		return false;
+	}
+	h->ok_section = h->section;
+	h->ok_lo = first;
+	h->ok_hi = pn;
+	return true;
+}
+
+void odp_section_end(struct odp_host *h)
+{
+	if (h)
+		h->section++;
+}
+
 /* --odp-prefault: a page never present before is resolved at once, no fault. */
 static void first_touch(struct odp_host *h, struct odp_mr *mr, uintptr_t start, uintptr_t end,
 			bool write)
@@ -679,7 +718,7 @@ long odp_map(struct odp_host *h, struct odp_mr *mr, uintptr_t addr, uint64_t len
 	if (pn == first)
 		return 0;
 	/* Unmapped since it became present: the device must not touch it. */
-	if (!range_mapped(first << PG_SHIFT, pn << PG_SHIFT)) {
+	if (!still_mapped(h, mr, first, pn, write)) {
 		h->st.vanished_pages += mark_absent(mr, first << PG_SHIFT, pn << PG_SHIFT);
 		return 0;
 	}

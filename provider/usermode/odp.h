@@ -89,6 +89,9 @@ void odp_mr_destroy(struct odp_host *h, struct odp_mr *mr);
  * rights the access needs).
  */
 long odp_map(struct odp_host *h, struct odp_mr *mr, uintptr_t addr, uint64_t len, bool write);
+/* The device lock is let go: the program may unmap anything before the next
+ * section, so what odp_map checked in this one is checked again. */
+void odp_section_end(struct odp_host *h);
 
 /* Queue the resolution of [addr, addr + len), due at now_ns + the fault delay. */
 void odp_fault(struct odp_host *h, struct odp_mr *mr, uintptr_t addr, uint64_t len,

@@ -866,6 +866,7 @@ static void finish_locked(struct uh_dev *d)
 		uint64_t due = odp_next_due(d->odp);
 
 		odp_apply_invalidation(d);
+		odp_section_end(d->odp);
 		if (due < next)
 			next = due;
 	}
