@@ -24,10 +24,13 @@
  * page found unmapped at an access) makes pages absent. The knobs can change
  * while the device runs (odp_set_config, softhcadv_set_odp_config).
  *
- * Every access to a present range checks with mincore() that it is still mapped,
- * so a page the program unmapped is never copied (no SIGSEGV inside the device).
- * What this cannot see: another thread of the program unmapping the range between
- * that check and the copy, and an mprotect() that takes read or write permission
+ * Every access to a present range is checked still mapped (mincore(), asked once
+ * per lock section for the run of present pages ahead: the program cannot unmap
+ * anything while its thread is inside the device, and the next section asks
+ * again), so a page the program unmapped is never copied (no SIGSEGV inside the
+ * device). What this cannot see: another thread of the program unmapping the
+ * range between that check and the copy (now: anywhere in the lock section),
+ * and an mprotect() that takes read or write permission
  * away from a page that is present (the kernel's MMU notifier would invalidate it;
  * a process has no such notifier). Both can still crash the program, as a plain
  * memcpy of unmapped memory would.
