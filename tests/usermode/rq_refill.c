@@ -138,7 +138,6 @@ static int run(struct ibv_cq *scq, struct ibv_cq *rcq, struct side *a, struct si
 
 int main(int argc, char **argv)
 {
-	struct ibv_device **list;
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
 	struct ibv_cq *scq, *rcq;
@@ -153,12 +152,9 @@ int main(int argc, char **argv)
 	use_srq = !strcmp(argv[1], "srq");
 	if (argc > 2 && (count = strtoull(argv[2], NULL, 10)) == 0)
 		return die("COUNT must be a positive number");
-	list = ibv_get_device_list(NULL);
-	if (!list || !list[0])
-		return die("no device: run me under softhca run");
-	ctx = ibv_open_device(list[0]);
-	if (!ctx || ibv_query_gid(ctx, 1, 0, &gid))
-		return die("cannot open the device or read GID 0");
+	ctx = loop_open_device(&gid);
+	if (!ctx)
+		return die("no device to run on");
 	pd = ibv_alloc_pd(ctx);
 	scq = ibv_create_cq(ctx, WINDOW, NULL, NULL, 0);
 	rcq = ibv_create_cq(ctx, DEPTH, NULL, NULL, 0);
@@ -193,7 +189,6 @@ int main(int argc, char **argv)
 	ibv_destroy_cq(rcq);
 	ibv_dealloc_pd(pd);
 	ibv_close_device(ctx);
-	ibv_free_device_list(list);
 	free(a.slots);
 	free(b.slots);
 	return ret;

@@ -115,7 +115,6 @@ static int check_round(struct ibv_cq *cq, struct ibv_mr *rmr, int round)
 int main(void)
 {
 	size_t span = (size_t)(DEPTH + 1) * BYTES;
-	struct ibv_device **list = ibv_get_device_list(NULL);
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
 	struct ibv_cq *cq;
@@ -124,11 +123,9 @@ int main(void)
 	union ibv_gid gid;
 	void *sbuf, *rbuf;
 
-	if (!list || !list[0])
-		return die("no device: run me under softhca run");
-	ctx = ibv_open_device(list[0]);
-	if (!ctx || ibv_query_gid(ctx, 1, 0, &gid))
-		return die("cannot open the device or read GID 0");
+	ctx = loop_open_device(&gid);
+	if (!ctx)
+		return die("no device to run on");
 	pd = ibv_alloc_pd(ctx);
 	cq = ibv_create_cq(ctx, 4 * DEPTH, NULL, NULL, 0);
 	sbuf = calloc(1, span);
@@ -162,7 +159,6 @@ int main(void)
 	ibv_dereg_mr(rmr);
 	ibv_dealloc_pd(pd);
 	ibv_close_device(ctx);
-	ibv_free_device_list(list);
 	free(sbuf);
 	free(rbuf);
 	return 0;

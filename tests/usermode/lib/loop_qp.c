@@ -1,8 +1,28 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* tests/usermode/lib/loop_qp.c - see loop_qp.h. */
+#include <stdio.h>
 #include <string.h>
 
 #include "loop_qp.h"
+
+struct ibv_context *loop_open_device(union ibv_gid *gid)
+{
+	struct ibv_device **list = ibv_get_device_list(NULL);
+	struct ibv_context *ctx = NULL;
+
+	if (!list || !list[0]) {
+		fprintf(stderr, "no verbs device: run me under softhca run\n");
+	} else if (!(ctx = ibv_open_device(list[0]))) {
+		fprintf(stderr, "cannot open %s\n", ibv_get_device_name(list[0]));
+	} else if (ibv_query_gid(ctx, 1, 0, gid)) {
+		fprintf(stderr, "cannot read GID 0 of %s\n", ibv_get_device_name(list[0]));
+		ibv_close_device(ctx);
+		ctx = NULL;
+	}
+	if (list)
+		ibv_free_device_list(list);
+	return ctx;
+}
 
 struct ibv_qp *loop_qp_create(struct ibv_pd *pd, struct ibv_cq *send_cq, struct ibv_cq *recv_cq,
 			      struct ibv_srq *srq, uint32_t max_send, uint32_t max_recv)

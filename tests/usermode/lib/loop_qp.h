@@ -20,6 +20,13 @@ int loop_qp_to_rts(struct ibv_qp *qp, uint32_t dest_qpn, const union ibv_gid *gi
 		   unsigned int access, uint8_t rd_atomic);
 
 /*
+ * The first verbs device (under softhca run: the user-mode one), opened, and its
+ * GID 0 in *gid. NULL, with the reason on stderr, when there is none, it cannot
+ * be opened or its GID 0 cannot be read.
+ */
+struct ibv_context *loop_open_device(union ibv_gid *gid);
+
+/*
  * An RC QP with one SGE each way, these CQs, max_send send WRs and, without an
  * SRQ, max_recv receive WRs (with one, its receives come from the SRQ).
  */
