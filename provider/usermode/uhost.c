@@ -242,12 +242,11 @@ struct uh_dev {
 
 	/* Signal-driven progress (--progress-signal); see that section. */
 	bool sig_mode;                       /* asked for, and the handler installed */
-	atomic_bool sig_active;              /* the socket signals sig_owner now */
 	atomic_bool sig_unsafe;              /* the handler must stay out: something it
 					      * must not do is in use, or the device closes */
 	bool sig_forbidden;                  /* ... for the first reason (--stats) */
 	atomic_bool sig_missed;              /* a signal found the device busy */
-	atomic_int sig_owner;                /* the thread the socket signals */
+	atomic_int sig_owner;                /* the thread the socket signals; 0: none */
 	int sig_slot;                        /* in signal_devs */
 	atomic_bool poll_needed;             /* an empty poll has work: deferred sends,
 					      * a doorbell's burst state to reset */
@@ -805,6 +804,12 @@ static void odp_apply_invalidation(struct uh_dev *d)
 	odp_invalidate_mr(d->odp, inv);
 }
 
+static void run_due_timers(struct uh_dev *d)
+{
+	if (emu_dev_next_deadline(d->emu) <= mono_ns())
+		emu_dev_run_timers(d->emu);
+}
+
 static void progress_locked(struct uh_dev *d)
 {
 	odp_service(d);
@@ -816,8 +821,7 @@ static void progress_locked(struct uh_dev *d)
 		if (got < RX_BUDGET)
 			break;
 	}
-	if (emu_dev_next_deadline(d->emu) <= mono_ns())
-		emu_dev_run_timers(d->emu);
+	run_due_timers(d);
 }
 
 /*
@@ -936,11 +940,10 @@ static void sig_point(struct uh_dev *d, pid_t tid)
 		return;
 	if (tid && !fcntl(fd, F_SETOWN_EX, &owner) && !fcntl(fd, F_SETFL, fl | O_ASYNC)) {
 		atomic_store(&d->sig_owner, tid);
-		atomic_store(&d->sig_active, true);
 		return;
 	}
 	(void)fcntl(fd, F_SETFL, fl & ~O_ASYNC);
-	atomic_store(&d->sig_active, false);
+	atomic_store(&d->sig_owner, 0);
 	uh_net_kick(d->net);   /* the thread goes back to watching the socket */
 }
 
@@ -1039,7 +1042,7 @@ static bool sig_follow_poller(struct uh_dev *d)
 	if (!d->sig_mode || atomic_load(&d->sig_unsafe))
 		return false;
 	tid = my_tid();
-	if (atomic_load(&d->sig_active) && atomic_load(&d->sig_owner) == tid)
+	if (atomic_load(&d->sig_owner) == tid)
 		return true;
 	sig_point(d, tid);
 	return false;
@@ -1049,8 +1052,9 @@ static bool sig_follow_poller(struct uh_dev *d)
  * watches the socket until another thread polls. Called with the lock held. */
 static void sig_check_owner(struct uh_dev *d)
 {
-	if (atomic_load(&d->sig_active) &&
-	    syscall(SYS_tgkill, getpid(), atomic_load(&d->sig_owner), 0) && errno == ESRCH)
+	pid_t owner = atomic_load(&d->sig_owner);
+
+	if (owner && syscall(SYS_tgkill, getpid(), owner, 0) && errno == ESRCH)
 		sig_point(d, 0);
 }
 
@@ -1065,10 +1069,8 @@ static bool sig_setup(struct uh_dev *d)
 			!d->thread_running ? "no progress thread" : "a DMA policy other than strict");
 		return false;
 	}
-	if (sigaction(PROGRESS_SIGNAL, NULL, &old))
-		return false;
-	if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN &&
-	    old.sa_handler != on_progress_signal) {
+	if (!sigaction(PROGRESS_SIGNAL, NULL, &old) && old.sa_handler != SIG_DFL &&
+	    old.sa_handler != SIG_IGN && old.sa_handler != on_progress_signal) {
 		fprintf(stderr, "softhca: --progress-signal: the program handles SIGURG itself; "
 			"the progress thread drives the device\n");
 		return false;
@@ -1086,8 +1088,11 @@ static bool sig_setup(struct uh_dev *d)
 	sigdelset(&sa.sa_mask, SIGFPE);
 	sigdelset(&sa.sa_mask, SIGILL);
 	sigdelset(&sa.sa_mask, SIGTRAP);
-	if (sigaction(PROGRESS_SIGNAL, &sa, NULL) || fcntl(fd, F_SETSIG, PROGRESS_SIGNAL))
+	if (sigaction(PROGRESS_SIGNAL, &sa, NULL) || fcntl(fd, F_SETSIG, PROGRESS_SIGNAL)) {
+		fprintf(stderr, "softhca: --progress-signal: cannot set up SIGURG (%s); the "
+			"progress thread drives the device\n", strerror(errno));
 		return false;
+	}
 	uh_net_reserve_tx(d->net);
 	for (slot = 0; slot < SIG_MAX_DEVS; slot++) {
 		struct uh_dev *none = NULL;
@@ -1182,7 +1187,7 @@ void uh_progress(struct uh_dev *d)
 	atomic_fetch_add_explicit(&d->inline_calls, 1, memory_order_relaxed);
 	/* Arrivals interrupt this thread and nothing is due: the poll loop stays
 	 * off the lock, which the handler then finds free. */
-	if (atomic_load(&d->sig_active) && atomic_load(&d->sig_owner) == my_tid() &&
+	if (atomic_load(&d->sig_owner) == my_tid() &&
 	    !atomic_load(&d->sig_missed) && !atomic_load(&d->poll_needed) &&
 	    atomic_load(&d->next_deadline) > mono_ns())
 		return;
@@ -1197,8 +1202,7 @@ void uh_progress(struct uh_dev *d)
 	if (sig_follow_poller(d)) {
 		/* Arrivals interrupt this thread: an empty poll need not read the
 		 * socket (a system call each time), only keep the timers. */
-		if (emu_dev_next_deadline(d->emu) <= mono_ns())
-			emu_dev_run_timers(d->emu);
+		run_due_timers(d);
 	} else {
 		progress_locked(d);
 	}
@@ -1228,7 +1232,7 @@ static void *progress_main(void *arg)
 		uint64_t next = atomic_load(&d->next_deadline);
 
 		seen_calls = calls;
-		if (atomic_load(&d->sig_active) && until > now + SIG_FALLBACK_NS)
+		if (atomic_load(&d->sig_owner) && until > now + SIG_FALLBACK_NS)
 			until = now + SIG_FALLBACK_NS;   /* signals carry the datagrams */
 		if (next < until)
 			until = next;
@@ -1237,7 +1241,7 @@ static void *progress_main(void *arg)
 		 * store and kicks; one that finished before it is seen here. */
 		next = atomic_load(&d->next_deadline);
 		if (next >= until && !atomic_load(&d->stop) && until > now)
-			uh_net_wait(d->net, (int64_t)(until - now), !atomic_load(&d->sig_active));
+			uh_net_wait(d->net, (int64_t)(until - now), !atomic_load(&d->sig_owner));
 		atomic_store(&d->wait_deadline, 0);
 		pthread_mutex_lock(&d->lock);
 		sig_check_owner(d);
