@@ -471,6 +471,9 @@ except OSError as e:
 	return 0
 }
 
+# um_stat NAME FILE: the value of counter NAME in a softhca run --stats FILE.
+um_stat() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+
 # ---- perftest output ----------------------------------------------------------------------------
 
 # um_perftest_rows FILE: the result rows of a perftest report, "bytes iters v1 v2 ..."

@@ -22,8 +22,6 @@ um_require_dropin
 um_require_cmd ib_write_lat perftest
 um_require_cmd ibv_rc_pingpong ibverbs-utils
 
-stat_of() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
-
 # handler_took SIDE STATS: signals on to the end, and the handler took packets in.
 # How many depends on the load: a signal to a thread that waits for a CPU may
 # find the progress thread's once-a-millisecond look, or a poll after a post,
@@ -35,10 +33,10 @@ handler_took() {
 		um_why "$side: no counters in $f"
 		return 1
 	fi
-	on=$(stat_of progress_signal "$f")
-	got=$(stat_of progress_signal_packets "$f")
-	all=$(stat_of rx_packets "$f")
-	um_log "    $side: progress_signal=$on rx_packets=$all progress_signal_packets=$got progress_signals_busy=$(stat_of progress_signals_busy "$f")"
+	on=$(um_stat progress_signal "$f")
+	got=$(um_stat progress_signal_packets "$f")
+	all=$(um_stat rx_packets "$f")
+	um_log "    $side: progress_signal=$on rx_packets=$all progress_signal_packets=$got progress_signals_busy=$(um_stat progress_signals_busy "$f")"
 	if [[ $on != 1 ]]; then
 		um_why "$side: the signals did not stay on (progress_signal=$on)"
 		return 1
@@ -53,7 +51,7 @@ handler_took() {
 # signals_off SIDE STATS: the progress thread drove the device.
 signals_off() {
 	local on
-	on=$(stat_of progress_signal "$2")
+	on=$(um_stat progress_signal "$2")
 	if [[ $on != 0 ]]; then
 		um_why "$1: progress_signal=$on, want 0 (the signals must be off)"
 		return 1
@@ -161,7 +159,7 @@ check_no_alloc() {
 			n=$(awk '$1 == "allocations_in_sigurg" { n += $2; seen = 1 }
 				END { if (seen) print n }' "$UM_TMP/$tag.$side.alloc" 2>/dev/null)
 			um_log "    $tag $side: allocations in the handler: ${n:-no report}," \
-				"packets it took in: $(stat_of progress_signal_packets "$UM_TMP/$tag.$side.stats")"
+				"packets it took in: $(um_stat progress_signal_packets "$UM_TMP/$tag.$side.stats")"
 			if [[ $n != 0 ]]; then
 				um_why "$tag $side: ${n:-no report of} allocations inside the SIGURG handler"
 				um_tail "$side stderr" "$UM_TMP/$tag.$side.err"

@@ -44,8 +44,6 @@ make_namespace() {
 	return 0
 }
 
-counter() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
-
 check_replay() {
 	local stats=$UM_TMP/device.stats done=$UM_TMP/done hold_out=$UM_TMP/hold.out
 	local hold_pid i sent intact flipped icrc qpn drops rc=0
@@ -89,9 +87,9 @@ check_replay() {
 		um_why "no counters in $stats (softhca run --stats)"
 		return 1
 	fi
-	icrc=$(counter drop_icrc "$stats")
-	qpn=$(counter drop_qpn "$stats")
-	drops=$(counter rx_drops "$stats")
+	icrc=$(um_stat drop_icrc "$stats")
+	qpn=$(um_stat drop_qpn "$stats")
+	drops=$(um_stat rx_drops "$stats")
 	um_log "    device counters: rx_drops=$drops $(awk '$1 ~ /^drop_/ && $2 > 0 { printf "%s=%s ", $1, $2 }' "$stats")"
 	if [[ ${qpn:-x} != "$intact" || ${icrc:-x} != "$flipped" || ${drops:-x} != $((intact + flipped)) ]]; then
 		um_why "expected drop_qpn=$intact (rxe's packets pass the ICRC), drop_icrc=$flipped (the flipped copies), rx_drops=$((intact + flipped))"
