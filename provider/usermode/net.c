@@ -76,6 +76,7 @@ struct tx_slot {
 	 * other socket gets them one by one; a sniffer on lo sees them whole. */
 	bool gso_ok;
 	uint8_t tos, ttl;          /* what the control messages say */
+	struct emu_netinfo wire;   /* as captured (--pcap) when it leaves */
 	alignas(64) uint8_t data[];
 };
 
@@ -135,7 +136,8 @@ struct uh_net {
 	size_t rx_payload;             /* receive buffer payload room */
 	unsigned rx_nbufs;             /* provided buffers (power of two) */
 
-	bool uring;
+	bool uring;                    /* sends through io_uring */
+	bool rx_uring;                 /* ... and receives (SOFTHCA_NET_RX=uring) */
 	/* io_uring back end */
 	struct io_uring txr, rxr;
 	bool txr_up, rxr_up;
@@ -550,6 +552,64 @@ uint32_t uh_net_tx_count(const struct uh_net *n)
 	return n->nqueued;
 }
 
+void uh_net_tx_to_end(struct uh_net *n, uint32_t count)
+{
+	struct tx_slot *first[TX_BATCH];
+
+	if (!count || count >= n->nqueued)
+		return;
+	memcpy(first, n->queue, count * sizeof(first[0]));
+	memmove(n->queue, n->queue + count, (n->nqueued - count) * sizeof(first[0]));
+	memcpy(n->queue + n->nqueued - count, first, count * sizeof(first[0]));
+}
+
+/* RC ACKNOWLEDGE (BTH opcode 0x11) whose AETH syndrome says ACK, not a NAK. */
+#define BTH_OPCODE_RC_ACK 0x11
+#define AETH_TYPE_MASK    0x60
+
+static bool is_ack(const struct tx_slot *s)
+{
+	return s->iov.iov_len >= 20 && s->data[0] == BTH_OPCODE_RC_ACK &&
+	       !(s->data[12] & AETH_TYPE_MASK);
+}
+
+static uint32_t dest_qpn(const struct tx_slot *s)
+{
+	return (uint32_t)s->data[5] << 16 | (uint32_t)s->data[6] << 8 | s->data[7];
+}
+
+bool uh_net_tx_only_acks(const struct uh_net *n)
+{
+	for (uint32_t i = 0; i < n->nqueued; i++)
+		if (!is_ack(n->queue[i]))
+			return false;
+	return true;
+}
+
+bool uh_net_tx_first_ack(const struct uh_net *n, struct uh_ack_key *k)
+{
+	const struct tx_slot *s = n->nqueued ? n->queue[0] : NULL;
+
+	if (!s || !is_ack(s))
+		return false;
+	k->dqpn = dest_qpn(s);
+	k->namelen = s->msg.msg_namelen;
+	memcpy(&k->to, &s->to, sizeof(k->to));
+	return true;
+}
+
+bool uh_net_tx_request_to(const struct uh_net *n, const struct uh_ack_key *k)
+{
+	for (uint32_t i = 0; i < n->nqueued; i++) {
+		const struct tx_slot *s = n->queue[i];
+
+		if (s->iov.iov_len >= 12 && !is_ack(s) && dest_qpn(s) == k->dqpn &&
+		    s->msg.msg_namelen == k->namelen && !memcmp(&s->to, &k->to, k->namelen))
+			return true;
+	}
+	return false;
+}
+
 static bool set_destination(struct uh_net *n, struct tx_slot *s, const struct emu_netinfo *ni)
 {
 	memset(&s->to, 0, sizeof(s->to));
@@ -639,7 +699,7 @@ void uh_net_tx(struct uh_net *n, const struct emu_netinfo *ni, void *buf, size_t
 		wire = *ni;
 		wire.udp_sport = n->port;
 		wire.udp_dport = n->port;
-		uh_pcap_write(n->pcap, &wire, s->data, len);
+		s->wire = wire;
 	}
 	if (n->nqueued == TX_BATCH)
 		uh_net_flush(n);
@@ -737,6 +797,12 @@ static bool make_group(struct uh_net *n, uint32_t first, uint32_t count, struct 
 static uint32_t build_units(struct uh_net *n)
 {
 	uint32_t nunits = 0, i = 0;
+
+	/* Captured in the order they leave (held ACKs go behind the request that
+	 * carries them: uh_net_tx_to_end). */
+	for (uint32_t q = 0; n->pcap && q < n->nqueued; q++)
+		uh_pcap_write(n->pcap, &n->queue[q]->wire, n->queue[q]->data,
+			      n->queue[q]->iov.iov_len);
 
 	while (i < n->nqueued) {
 		struct tx_slot *s0 = n->queue[i];
@@ -1003,6 +1069,8 @@ static int uring_rings(struct uh_net *n)
 	n->txr_up = true;
 	if (!(prm.features & IORING_FEAT_NODROP))
 		return -EOPNOTSUPP;
+	if (!n->rx_uring)
+		return 0;
 	memset(&prm, 0, sizeof(prm));
 	prm.flags = IORING_SETUP_CQSIZE;
 	prm.cq_entries = RX_RING_CQ;
@@ -1073,10 +1141,10 @@ static bool uring_setup(struct uh_net *n)
 		goto fail;
 	probe = io_uring_get_probe_ring(&n->txr);
 	ops_ok = probe && io_uring_opcode_supported(probe, IORING_OP_SENDMSG) &&
-		 io_uring_opcode_supported(probe, IORING_OP_RECVMSG);
+		 (!n->rx_uring || io_uring_opcode_supported(probe, IORING_OP_RECVMSG));
 	if (probe)
 		io_uring_free_probe(probe);
-	if (!ops_ok || uring_buffers(n) || uring_check_arm(n))
+	if (!ops_ok || (n->rx_uring && (uring_buffers(n) || uring_check_arm(n))))
 		goto fail;
 	n->uring = true;
 	return true;
@@ -1215,7 +1283,7 @@ void uh_net_flush(struct uh_net *n)
 
 size_t uh_net_rx(struct uh_net *n, uh_net_rx_fn fn, void *arg, size_t max)
 {
-	return n->uring ? uring_rx(n, fn, arg, max) : sys_rx(n, fn, arg, max);
+	return n->rx_uring ? uring_rx(n, fn, arg, max) : sys_rx(n, fn, arg, max);
 }
 
 /*
@@ -1227,11 +1295,11 @@ size_t uh_net_rx(struct uh_net *n, uh_net_rx_fn fn, void *arg, size_t max)
 void uh_net_wait(struct uh_net *n, int64_t timeout_ns, bool watch_rx)
 {
 	struct pollfd pfd[2] = { { .fd = n->evfd, .events = POLLIN },
-				 { .fd = n->uring ? n->rxr.ring_fd : n->fd, .events = POLLIN } };
+				 { .fd = n->rx_uring ? n->rxr.ring_fd : n->fd, .events = POLLIN } };
 	struct timespec ts;
 	uint64_t v;
 
-	if (watch_rx && n->uring && io_uring_cq_ready(&n->rxr))
+	if (watch_rx && n->rx_uring && io_uring_cq_ready(&n->rxr))
 		return;
 	if (timeout_ns >= 0) {
 		ts.tv_sec = timeout_ns / 1000000000;
@@ -1266,7 +1334,7 @@ size_t uh_net_rcvbuf(const struct uh_net *n)
 
 const char *uh_net_backend(const struct uh_net *n)
 {
-	return n->uring ? "io_uring" : "syscalls";
+	return n->rx_uring ? "io_uring" : n->uring ? "io_uring sends, recvmmsg" : "syscalls";
 }
 
 int uh_net_fd(const struct uh_net *n)
@@ -1281,6 +1349,14 @@ static bool uring_wanted(const struct uh_net_params *p)
 	if (v && !strcmp(v, "syscalls"))
 		return false;
 	return p->want_uring;
+}
+
+/* The multishot receive is opt-in: see net.h. */
+static bool uring_rx_wanted(void)
+{
+	const char *v = getenv("SOFTHCA_NET_RX");
+
+	return v && !strcmp(v, "uring");
 }
 
 int uh_net_open(const struct uh_net_params *p, struct uh_net **out, char *err, size_t errlen)
@@ -1302,7 +1378,10 @@ int uh_net_open(const struct uh_net_params *p, struct uh_net **out, char *err, s
 		return ret;
 	}
 	ret = open_socket(n, p, err, errlen);
-	if (!ret && !(uring_wanted(p) && uring_setup(n))) {
+	n->rx_uring = uring_rx_wanted();
+	if (!ret && !(uring_wanted(p) && uring_setup(n)))
+		n->rx_uring = false;
+	if (!ret && !n->rx_uring) {
 		ret = sys_setup(n);
 		if (ret)
 			snprintf(err, errlen, "out of memory");

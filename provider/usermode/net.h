@@ -5,11 +5,20 @@
  *
  * Two back ends with the same behaviour:
  *   io_uring  sendmsg SQEs queued by uh_net_tx and submitted once per uh_net_flush
- *             (one io_uring_enter per batch) on a send ring; one multishot
- *             recvmsg over a provided-buffer ring on a receive ring.
+ *             (one io_uring_enter per batch) on a send ring, their completions
+ *             reaped in batches; receives by recvmmsg, or with
+ *             SOFTHCA_NET_RX=uring by one multishot recvmsg over a
+ *             provided-buffer ring on a receive ring.
  *   syscalls  sendmmsg / recvmmsg, and poll() to wait. Used when io_uring cannot
- *             be set up (a seccomp profile, an old kernel) or when the
- *             environment says SOFTHCA_NET=syscalls.
+ *             be set up (a seccomp profile, an old kernel), with
+ *             --progress-signal, or when the environment says SOFTHCA_NET=syscalls.
+ * Why recvmmsg receives by default: a multishot receive copies each datagram in
+ * task work run by the thread that armed it (the progress thread), so a program
+ * polling its CQ cannot take a datagram before that thread has had a core;
+ * recvmmsg lets whichever thread holds the device lock take it at once.
+ * Measured (bench/RESULTS.md): ib_write_lat 8 B typical 8-11 against 13-18 us,
+ * ib_send_bw 64 B 0.97 against 0.38-0.61 M/s, ib_write_bw 64 KiB 2.9-3.0 against
+ * 2.0-2.5 GB/s.
  * Both send runs of equal-sized datagrams to one destination as one UDP_SEGMENT
  * (GSO) send and receive with UDP_GRO where the kernel has them: on loopback the
  * datagrams of a message then cross the kernel as one, and each is still handed
@@ -71,6 +80,22 @@ void  uh_net_tx(struct uh_net *n, const struct emu_netinfo *ni, void *buf, size_
 void  uh_net_tx_abort(struct uh_net *n, void *buf);
 bool  uh_net_tx_queued(const struct uh_net *n);
 uint32_t uh_net_tx_count(const struct uh_net *n);   /* datagrams queued */
+/* The first count datagrams queued go last instead: an ACK behind a larger
+ * request to the same peer joins its UDP_SEGMENT send (on loopback the peer
+ * then takes both in one receive, and one signal). */
+void  uh_net_tx_to_end(struct uh_net *n, uint32_t count);
+/* Every datagram queued is a positive RC ACK (no NAK, no request, no data). */
+bool  uh_net_tx_only_acks(const struct uh_net *n);
+/* Where an ACK goes: the peer's address and QP. */
+struct uh_ack_key {
+	struct sockaddr_storage to;
+	socklen_t namelen;
+	uint32_t dqpn;
+};
+/* The key of the first datagram queued, if it is an ACK. */
+bool  uh_net_tx_first_ack(const struct uh_net *n, struct uh_ack_key *k);
+/* A request (not an ACK) to that peer QP is queued: the program answered. */
+bool  uh_net_tx_request_to(const struct uh_net *n, const struct uh_ack_key *k);
 /* On this thread (a signal handler): send buffers and groups come from the free
  * lists only, and a full socket is not waited for; none free or no room is a
  * packet lost. uh_net_reserve_tx fills the free lists for it. */

@@ -81,6 +81,9 @@ _Static_assert(sizeof(struct softhca_recv_wqe) == 16, "recv WQE header is 16 byt
 #define PROGRESS_THREAD_NAME "softhca-prog" /* as ps -L and gdb show it */
 #define SIG_DEFERRED_EVENTS 256u     /* async events raised inside the handler */
 #define SIG_FALLBACK_NS 1000000ll    /* the thread looks at the socket this often */
+#define ACK_HOLD_NS     30000ull     /* an ACK waits this long at most for a reply */
+#define ACK_TRUST       4u           /* ... once this many answers came in time */
+#define ACK_NEED_MAX    1024u        /* ... or up to this many after holds ran out */
 #define HANDLE_INDEX_BITS 20
 #define HANDLE_INDEX_MASK ((1u << HANDLE_INDEX_BITS) - 1)
 #define HANDLE_GEN_MASK   ((1u << (32 - HANDLE_INDEX_BITS)) - 1)
@@ -255,10 +258,24 @@ struct uh_dev {
 	uint64_t sig_rx;                     /* packets those runs took in */
 	atomic_uint_fast64_t sig_busy;       /* handler runs that found the lock taken */
 	struct emu_async_event sig_events[SIG_DEFERRED_EVENTS];
+
+	/* ACKs held for the program's reply (signal mode; see hold_acks). */
+	uint64_t acks_held_ns;               /* ACKs wait in the send queue since (0: none) */
+	uint32_t acks_held_count;            /* ... the first this many datagrams queued */
+	uint64_t ack_sent_ns;                /* an ACK went or waits, not answered yet,
+					      * since (0: none) */
+	struct uh_ack_key ack_key;           /* ... to this peer QP */
+	uint32_t ack_trust;                  /* answers that followed an ACK in time, in a row */
+	uint32_t ack_need;                   /* ... needed before ACKs wait */
+	atomic_uint_fast64_t hold_deadline;  /* held ACKs leave by then (UINT64_MAX: none) */
+	uint64_t acks_held;                  /* receive batches whose ACKs waited (--stats) */
+	uint64_t acks_held_late;             /* ... and no reply came in time */
 };
 
 /* This thread is inside the progress signal's handler. */
 static __thread bool in_signal_progress;
+/* This thread is a device's progress thread. */
+static __thread bool on_progress_thread;
 
 /* ---- small helpers --------------------------------------------------------------- */
 
@@ -760,6 +777,7 @@ static void rx_one(void *arg, const struct emu_netinfo *ni, const void *pkt, siz
 	emu_dev_rx(d->emu, ni, pkt, len);
 }
 
+static pid_t my_tid(void);
 static void sq_consume(struct uh_dev *d, struct qp_priv *qp);
 static void rq_consume(struct uh_dev *d, struct qp_priv *qp);
 static void srq_consume(struct uh_dev *d, struct srq_priv *srq);
@@ -810,14 +828,99 @@ static void run_due_timers(struct uh_dev *d)
 		emu_dev_run_timers(d->emu);
 }
 
+/*
+ * ACK coalescing. In a ping-pong (ib_write_lat, ib_send_lat, the pingpongs) the
+ * program answers each request it receives with a request of its own on the
+ * same QP a moment later; the ACK sent on its own before that costs a send
+ * system call on this side and a receive (a wake-up or a signal) on the
+ * peer's, both on the round trip's critical path. So when a lock section
+ * leaves nothing but ACKs queued and the program has lately answered in time,
+ * the ACKs wait in the send queue and leave with the program's next doorbell,
+ * behind its request (on loopback in the same UDP_SEGMENT send); the peer
+ * takes both at once, and the data it waits for arrives while it still polls
+ * for its completion.
+ *
+ * An answer is a doorbell that queues a request to the peer QP the ACK went to,
+ * within ACK_HOLD_NS of it: a post on another QP, or one that only follows the
+ * program's own completion, proves nothing. ACKs wait once ack_need answers
+ * came in a row (ACK_TRUST at first). A hold that no answer ends leaves at the
+ * first lock section after ACK_HOLD_NS (the program's poll; the progress thread,
+ * which wakes for it, or in signal mode looks every SIG_FALLBACK_NS); it resets
+ * the trust and doubles ack_need (up to ACK_NEED_MAX), so a program that keeps
+ * fooling the guess pays for it ever more rarely; each held ACK answered in
+ * time lowers ack_need by one again.
+ */
+static void ack_answer_seen(struct uh_dev *d, uint64_t now)
+{
+	if (!d->ack_sent_ns)
+		return;
+	if (now - d->ack_sent_ns > ACK_HOLD_NS) {
+		d->ack_trust = 0;        /* too late to count */
+		d->ack_sent_ns = 0;
+	} else if (uh_net_tx_request_to(d->net, &d->ack_key)) {
+		if (d->ack_trust < d->ack_need)
+			d->ack_trust++;
+		if (d->acks_held_ns && d->ack_need > ACK_TRUST)
+			d->ack_need--;
+		d->ack_sent_ns = 0;
+	}
+}
+
+/* The ACKs queued (by a receive batch, or the timers that send the coalesced
+ * ones) and any held before: may they wait for the answer? */
+static bool hold_acks(struct uh_dev *d)
+{
+	uint64_t now;
+
+	if (!uh_net_tx_queued(d->net) || !uh_net_tx_only_acks(d->net))
+		return false;
+	/* In signal mode, only the program's thread starts a hold. */
+	if (!d->acks_held_ns && d->sig_mode && atomic_load(&d->sig_owner) != my_tid())
+		return false;
+	now = mono_ns();
+	if (d->ack_sent_ns && now - d->ack_sent_ns > ACK_HOLD_NS) {
+		d->ack_trust = 0;        /* the last ACK saw no answer in time */
+		d->ack_sent_ns = 0;
+	}
+	if (!d->ack_sent_ns && uh_net_tx_first_ack(d->net, &d->ack_key))
+		d->ack_sent_ns = now;
+	if (d->ack_trust < d->ack_need)
+		return false;
+	if (d->acks_held_ns && now - d->acks_held_ns > ACK_HOLD_NS)
+		return false;
+	if (!d->acks_held_ns) {
+		d->acks_held_ns = now;
+		d->acks_held++;
+	}
+	d->acks_held_count = uh_net_tx_count(d->net);
+	return true;
+}
+
+/* Send what is queued, held ACKs included. */
+static void send_queued(struct uh_dev *d)
+{
+	if (d->acks_held_ns && !d->doorbell && mono_ns() - d->acks_held_ns > ACK_HOLD_NS) {
+		/* No answer came to carry them. */
+		d->acks_held_late++;
+		d->ack_trust = 0;
+		d->ack_need = d->ack_need * 2 < ACK_NEED_MAX ? d->ack_need * 2 : ACK_NEED_MAX;
+	}
+	/* Behind the answer's request, they may leave in its send. */
+	uh_net_tx_to_end(d->net, d->acks_held_ns ? d->acks_held_count : 0);
+	d->acks_held_ns = 0;
+	uh_net_flush(d->net);
+}
+
 static void progress_locked(struct uh_dev *d)
 {
 	odp_service(d);
 	for (uint32_t round = 0; round < RX_ROUNDS; round++) {
 		size_t got = uh_net_rx(d->net, rx_one, d, RX_BUDGET);
 
-		/* ACKs and responses leave after each batch, not after the last. */
-		uh_net_flush(d->net);
+		/* ACKs and responses leave after each batch, not after the last
+		 * (unless the ACKs wait for the program's reply). */
+		if (!hold_acks(d))
+			send_queued(d);
 		if (got < RX_BUDGET)
 			break;
 	}
@@ -840,20 +943,24 @@ static uint64_t flush_or_defer(struct uh_dev *d)
 	bool doorbell = d->doorbell, burst = false;
 	uint64_t now;
 
-	d->doorbell = false;
 	if (doorbell && d->thread_running) {
 		now = mono_ns();
 		burst = d->doorbells && now - d->doorbell_ns < BURST_GAP_NS;
 		d->doorbells++;
 		d->doorbell_ns = now;
+		ack_answer_seen(d, now);
 	}
 	if (burst && uh_net_tx_queued(d->net) && uh_net_tx_count(d->net) < DEFER_MAX_DGRAMS) {
+		d->doorbell = false;
 		if (!d->deferred_ns)
 			d->deferred_ns = now;
 		return d->deferred_ns + DEFER_MAX_NS;
 	}
 	d->deferred_ns = 0;
-	uh_net_flush(d->net);    /* with nothing queued: reaps finished sends, no syscall */
+	if (!doorbell && hold_acks(d))
+		return UINT64_MAX;
+	send_queued(d);          /* with nothing queued: reaps finished sends, no syscall */
+	d->doorbell = false;
 	return UINT64_MAX;
 }
 
@@ -877,6 +984,7 @@ static void finish_locked(struct uh_dev *d)
 	if (send_by < next)
 		next = send_by;
 	atomic_store(&d->next_deadline, next);
+	atomic_store(&d->hold_deadline, d->acks_held_ns ? d->acks_held_ns + ACK_HOLD_NS : UINT64_MAX);
 	atomic_store(&d->poll_needed, d->deferred_ns != 0 || d->doorbells != 0);
 	if (!d->thread_running)
 		return;
@@ -1188,9 +1296,12 @@ void uh_progress(struct uh_dev *d)
 	/* Arrivals interrupt this thread and nothing is due: the poll loop stays
 	 * off the lock, which the handler then finds free. */
 	if (atomic_load(&d->sig_owner) == my_tid() &&
-	    !atomic_load(&d->sig_missed) && !atomic_load(&d->poll_needed) &&
-	    atomic_load(&d->next_deadline) > mono_ns())
-		return;
+	    !atomic_load(&d->sig_missed) && !atomic_load(&d->poll_needed)) {
+		uint64_t now = mono_ns();
+
+		if (atomic_load(&d->next_deadline) > now && atomic_load(&d->hold_deadline) > now)
+			return;
+	}
 	if (pthread_mutex_trylock(&d->lock)) {
 		/* The holder is driving the device: let it run rather than spin
 		 * against it (there may be fewer cores than busy threads, and tools
@@ -1224,6 +1335,7 @@ static void *progress_main(void *arg)
 	struct uh_dev *d = arg;
 	uint64_t seen_calls = atomic_load(&d->inline_calls);
 
+	on_progress_thread = true;
 	while (!atomic_load(&d->stop)) {
 		uint64_t now = mono_ns();
 		uint64_t calls = atomic_load_explicit(&d->inline_calls, memory_order_relaxed);
@@ -1236,6 +1348,8 @@ static void *progress_main(void *arg)
 			until = now + SIG_FALLBACK_NS;   /* signals carry the datagrams */
 		if (next < until)
 			until = next;
+		if (!atomic_load(&d->sig_owner) && atomic_load(&d->hold_deadline) < until)
+			until = atomic_load(&d->hold_deadline);
 		atomic_store(&d->wait_deadline, until ? until : 1);
 		/* A holder that armed an earlier timer after the load above saw this
 		 * store and kicks; one that finished before it is seen here. */
@@ -1582,6 +1696,8 @@ int uh_dev_open(const struct uh_config *cfg, struct uh_dev **out, char *err, siz
 	d->blocks.u.l.next = d->blocks.u.l.prev = &d->blocks;
 	atomic_init(&d->stop, false);
 	atomic_init(&d->next_deadline, UINT64_MAX);
+	atomic_init(&d->hold_deadline, UINT64_MAX);
+	d->ack_need = ACK_TRUST;
 	atomic_init(&d->wait_deadline, 0);
 	atomic_init(&d->inline_calls, 0);
 	atomic_init(&d->dma_watch, false);
@@ -1686,6 +1802,8 @@ static void write_stats(struct uh_dev *d)
 	fprintf(f, "progress_signal %d\nprogress_signals %" PRIu64 "\nprogress_signal_packets %"
 		PRIu64 "\nprogress_signals_busy %" PRIu64 "\n", d->sig_mode && !d->sig_forbidden ? 1 : 0, d->sig_served,
 		d->sig_rx, (uint64_t)atomic_load(&d->sig_busy));
+	fprintf(f, "acks_held %" PRIu64 "\nacks_held_late %" PRIu64 "\n", d->acks_held,
+		d->acks_held_late);
 	fclose(f);
 }
 

@@ -5,8 +5,10 @@
  * the engine API, work requests written into the rings as the provider would,
  * completions read back from the CQ rings.
  *
- * Run in three configurations: io_uring with a progress thread, sendmmsg/recvmmsg
- * with a progress thread, io_uring with inline progress only. Each checks SEND
+ * Run in four configurations: io_uring sends and recvmmsg receives with a
+ * progress thread, the same with io_uring's multishot receive
+ * (SOFTHCA_NET_RX=uring), sendmmsg/recvmmsg with a progress thread, io_uring
+ * with inline progress only (and IPv6 where the host has it). Each checks SEND
  * (with immediate, inline), RDMA WRITE (with immediate), RDMA READ, both atomics,
  * UD through an address handle, refused WQEs, an overrun ring, completion
  * channels (any and solicited), a CQ overflow as an async event, garbage
@@ -17,8 +19,8 @@
  * cannot run (no tshark) is reported as not run, never as passed.
  *   test_uhost            the tests
  *   test_uhost --bench    a throughput and latency loop instead (not a test)
- *   TEST_UHOST_ONLY=label runs one configuration (uring-thread, syscalls-thread,
- *                         uring-inline, ipv6)
+ *   TEST_UHOST_ONLY=label runs one configuration (uring-thread, uringrx-thread,
+ *                         syscalls-thread, uring-inline, ipv6)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -1622,6 +1624,7 @@ struct config {
 	bool live;                 /* also capture lo with dumpcap */
 	bool trace;                /* SOFTHCA_TRACE for both devices */
 	const char *addr_a, *addr_b;   /* NULL: pick 127.0.0.N */
+	bool uring_rx;             /* receives by io_uring too (SOFTHCA_NET_RX=uring) */
 };
 
 static void check_addresses(const struct config *c)
@@ -1698,6 +1701,10 @@ static int run_config(const struct config *c, bool do_bench)
 		unsetenv("SOFTHCA_NET");
 	else
 		setenv("SOFTHCA_NET", "syscalls", 1);
+	if (c->uring_rx)
+		setenv("SOFTHCA_NET_RX", "uring", 1);
+	else
+		unsetenv("SOFTHCA_NET_RX");
 	setenv("SOFTHCA_PROGRESS_THREAD", c->thread ? "1" : "0", 1);
 	inline_progress = !c->thread;
 	snprintf(pa, sizeof(pa), "/tmp/test_uhost.%d.%s.A.pcap", (int)getpid(), c->label);
@@ -1728,9 +1735,10 @@ static int run_config(const struct config *c, bool do_bench)
 		close_side(&A, false);
 		return -1;
 	}
-	/* Two rings per device with io_uring, none without: the back end is real. */
+	/* With io_uring a send ring per device, and a receive ring with the
+	 * multishot receive; none without: the back end is real. */
 	urings = count_uring_fds() - urings;
-	CHECK(urings == (c->uring ? 4 : 0), "%d io_uring descriptors", urings);
+	CHECK(urings == (c->uring ? (c->uring_rx ? 4 : 2) : 0), "%d io_uring descriptors", urings);
 	/* Started once the devices hold their addresses: a default address may
 	 * have been another program's a moment ago, and its packets are not ours
 	 * to judge (dumpcap keeps no process, only addresses). */
@@ -1803,10 +1811,11 @@ int main(int argc, char **argv)
 	bool do_bench = argc > 1 && !strcmp(argv[1], "--bench");
 	static char v6[INET6_ADDRSTRLEN];
 	const struct config configs[] = {
-		{ "uring-thread", true, true, false, !do_bench, false, NULL, NULL },
-		{ "syscalls-thread", false, true, false, false, true, NULL, NULL },
-		{ "uring-inline", true, false, true, false, false, NULL, NULL },
-		{ "ipv6", true, true, false, false, false, "::1", v6 },
+		{ "uring-thread", true, true, false, !do_bench, false, NULL, NULL, false },
+		{ "uringrx-thread", true, true, false, false, false, NULL, NULL, true },
+		{ "syscalls-thread", false, true, false, false, true, NULL, NULL, false },
+		{ "uring-inline", true, false, true, false, false, NULL, NULL, false },
+		{ "ipv6", true, true, false, false, false, "::1", v6, false },
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -98,12 +98,15 @@ vg_report() {
 	return "$ok"
 }
 
-# The drop-in's two UDP back ends (provider/usermode/net.h): io_uring, the
-# default, and plain system calls (SOFTHCA_NET=syscalls).
-um_check "ibv_rc_pingpong 4 KiB x200, both sides under memcheck (default back end: io_uring)" \
+# The drop-in's UDP back ends (provider/usermode/net.h): io_uring sends with
+# recvmmsg receives, the default; the io_uring multishot receive
+# (SOFTHCA_NET_RX=uring); plain system calls (SOFTHCA_NET=syscalls).
+um_check "ibv_rc_pingpong 4 KiB x200, both sides under memcheck (default: io_uring sends, recvmmsg)" \
 	vg_pingpong rc 200 4096 -c
-um_check "ibv_rc_pingpong 64 KiB x50, events, both sides under memcheck (default back end: io_uring)" \
+um_check "ibv_rc_pingpong 64 KiB x50, events, both sides under memcheck (default: io_uring sends, recvmmsg)" \
 	vg_pingpong rce 50 65536 -c -e
+SOFTHCA_NET_RX=uring um_check "ibv_rc_pingpong 4 KiB x200, both sides under memcheck (SOFTHCA_NET_RX=uring)" \
+	vg_pingpong rcurx 200 4096 -c
 SOFTHCA_NET=syscalls um_check "ibv_rc_pingpong 4 KiB x200, both sides under memcheck (SOFTHCA_NET=syscalls)" \
 	vg_pingpong rcsys 200 4096 -c
 SOFTHCA_NET=syscalls um_check "ibv_rc_pingpong 64 KiB x50, events, both sides under memcheck (SOFTHCA_NET=syscalls)" \
