@@ -129,6 +129,7 @@ struct uh_net {
 	uint32_t nslots;
 	struct tx_slot *queue[TX_BATCH];
 	uint32_t nqueued;
+	uint32_t held;                 /* the first this many queued are held ACKs */
 	struct tx_group *free_groups, *all_groups;
 	struct tx_unit units[TX_BATCH];
 	bool gso;                      /* UDP_SEGMENT sends */
@@ -552,10 +553,22 @@ uint32_t uh_net_tx_count(const struct uh_net *n)
 	return n->nqueued;
 }
 
-void uh_net_tx_to_end(struct uh_net *n, uint32_t count)
+void uh_net_tx_hold(struct uh_net *n)
+{
+	n->held = n->nqueued;
+}
+
+uint32_t uh_net_tx_held(const struct uh_net *n)
+{
+	return n->held;
+}
+
+void uh_net_tx_held_to_end(struct uh_net *n)
 {
 	struct tx_slot *first[TX_BATCH];
+	uint32_t count = n->held;
 
+	n->held = 0;
 	if (!count || count >= n->nqueued)
 		return;
 	memcpy(first, n->queue, count * sizeof(first[0]));
@@ -598,12 +611,21 @@ bool uh_net_tx_first_ack(const struct uh_net *n, struct uh_ack_key *k)
 	return true;
 }
 
+/* An RC request: SEND, RDMA WRITE, READ request, atomic (not a response). */
+static bool is_rc_request(const struct tx_slot *s)
+{
+	uint8_t op = s->data[0];
+
+	return s->iov.iov_len >= 12 && op >> 5 == 0 &&
+	       (op <= 0x0c || op == 0x13 || op == 0x14 || op == 0x16 || op == 0x17);
+}
+
 bool uh_net_tx_request_to(const struct uh_net *n, const struct uh_ack_key *k)
 {
 	for (uint32_t i = 0; i < n->nqueued; i++) {
 		const struct tx_slot *s = n->queue[i];
 
-		if (s->iov.iov_len >= 12 && !is_ack(s) && dest_qpn(s) == k->dqpn &&
+		if (is_rc_request(s) && dest_qpn(s) == k->dqpn &&
 		    s->msg.msg_namelen == k->namelen && !memcmp(&s->to, &k->to, k->namelen))
 			return true;
 	}
@@ -803,6 +825,7 @@ static uint32_t build_units(struct uh_net *n)
 	for (uint32_t q = 0; n->pcap && q < n->nqueued; q++)
 		uh_pcap_write(n->pcap, &n->queue[q]->wire, n->queue[q]->data,
 			      n->queue[q]->iov.iov_len);
+	n->held = 0;   /* whatever was held leaves now */
 
 	while (i < n->nqueued) {
 		struct tx_slot *s0 = n->queue[i];
@@ -1351,12 +1374,14 @@ static bool uring_wanted(const struct uh_net_params *p)
 	return p->want_uring;
 }
 
-/* The multishot receive is opt-in: see net.h. */
-static bool uring_rx_wanted(void)
+/* The multishot receive is opt-in (see net.h): SOFTHCA_NET_RX=uring; unset,
+ * empty or "recvmmsg" is the default; -1 for anything else. */
+static int uring_rx_wanted(bool *want)
 {
 	const char *v = getenv("SOFTHCA_NET_RX");
 
-	return v && !strcmp(v, "uring");
+	*want = v && !strcmp(v, "uring");
+	return *want || !v || !*v || !strcmp(v, "recvmmsg") ? 0 : -1;
 }
 
 int uh_net_open(const struct uh_net_params *p, struct uh_net **out, char *err, size_t errlen)
@@ -1378,7 +1403,11 @@ int uh_net_open(const struct uh_net_params *p, struct uh_net **out, char *err, s
 		return ret;
 	}
 	ret = open_socket(n, p, err, errlen);
-	n->rx_uring = uring_rx_wanted();
+	if (!ret && uring_rx_wanted(&n->rx_uring)) {
+		snprintf(err, errlen, "SOFTHCA_NET_RX=%s: not uring or recvmmsg (the default)",
+			 getenv("SOFTHCA_NET_RX"));
+		ret = -EINVAL;
+	}
 	if (!ret && !(uring_wanted(p) && uring_setup(n)))
 		n->rx_uring = false;
 	if (!ret && !n->rx_uring) {

@@ -71,7 +71,7 @@ struct uh_net_params {
 int  uh_net_open(const struct uh_net_params *p, struct uh_net **out, char *err,
 		 size_t errlen);
 void uh_net_close(struct uh_net *n);
-const char *uh_net_backend(const struct uh_net *n);   /* "io_uring" or "syscalls" */
+const char *uh_net_backend(const struct uh_net *n);   /* "io_uring", "io_uring sends, recvmmsg", "syscalls" */
 int  uh_net_fd(const struct uh_net *n);
 
 /* Transmit path (emu_host_ops.tx_buf / tx / tx_abort). */
@@ -80,10 +80,15 @@ void  uh_net_tx(struct uh_net *n, const struct emu_netinfo *ni, void *buf, size_
 void  uh_net_tx_abort(struct uh_net *n, void *buf);
 bool  uh_net_tx_queued(const struct uh_net *n);
 uint32_t uh_net_tx_count(const struct uh_net *n);   /* datagrams queued */
-/* The first count datagrams queued go last instead: an ACK behind a larger
- * request to the same peer joins its UDP_SEGMENT send (on loopback the peer
- * then takes both in one receive, and one signal). */
-void  uh_net_tx_to_end(struct uh_net *n, uint32_t count);
+/* Held ACKs (the caller's ACK coalescing): uh_net_tx_hold marks everything
+ * queued as held, uh_net_tx_held says how many still are (any send, including
+ * the one a full queue makes by itself, ends the hold), and
+ * uh_net_tx_held_to_end moves them behind what was queued after them, so an
+ * ACK behind a larger request to the same peer joins its UDP_SEGMENT send (on
+ * loopback the peer then takes both in one receive). */
+void  uh_net_tx_hold(struct uh_net *n);
+uint32_t uh_net_tx_held(const struct uh_net *n);
+void  uh_net_tx_held_to_end(struct uh_net *n);
 /* Every datagram queued is a positive RC ACK (no NAK, no request, no data). */
 bool  uh_net_tx_only_acks(const struct uh_net *n);
 /* Where an ACK goes: the peer's address and QP. */
@@ -94,7 +99,8 @@ struct uh_ack_key {
 };
 /* The key of the first datagram queued, if it is an ACK. */
 bool  uh_net_tx_first_ack(const struct uh_net *n, struct uh_ack_key *k);
-/* A request (not an ACK) to that peer QP is queued: the program answered. */
+/* An RC request (SEND, WRITE, READ, atomic) to that peer QP is queued: the
+ * program answered. */
 bool  uh_net_tx_request_to(const struct uh_net *n, const struct uh_ack_key *k);
 /* On this thread (a signal handler): send buffers and groups come from the free
  * lists only, and a full socket is not waited for; none free or no room is a

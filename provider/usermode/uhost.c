@@ -85,6 +85,7 @@ _Static_assert(sizeof(struct softhca_recv_wqe) == 16, "recv WQE header is 16 byt
 #define ACK_HOLD_NS     30000ull     /* an ACK waits this long at most for a reply */
 #define ACK_TRUST       4u           /* ... once this many answers came in time */
 #define ACK_NEED_MAX    1024u        /* ... or up to this many after holds ran out */
+#define ACK_RECENT_NS   1000000ull   /* ... the last of them at most this long ago */
 #define HANDLE_INDEX_BITS 20
 #define HANDLE_INDEX_MASK ((1u << HANDLE_INDEX_BITS) - 1)
 #define HANDLE_GEN_MASK   ((1u << (32 - HANDLE_INDEX_BITS)) - 1)
@@ -236,6 +237,7 @@ struct uh_dev {
 	atomic_uint_fast64_t next_deadline;  /* of the engine, after the last unlock */
 	atomic_uint_fast64_t wait_deadline;  /* when the sleeping thread wakes; 0 = awake */
 	atomic_uint_fast64_t inline_calls;   /* uh_progress calls: is someone polling? */
+	atomic_uint_fast64_t poller_reads;   /* ... that took the lock and read the socket */
 	bool doorbell;                       /* this lock section rang an SQ doorbell */
 	uint32_t doorbells;                  /* SQ doorbells since the program polled */
 	uint64_t doorbell_ns;                /* when the last one rang */
@@ -260,9 +262,11 @@ struct uh_dev {
 	atomic_uint_fast64_t sig_busy;       /* handler runs that found the lock taken */
 	struct emu_async_event sig_events[SIG_DEFERRED_EVENTS];
 
-	/* ACKs held for the program's reply (signal mode; see hold_acks). */
+	/* ACK coalescing: ACKs held for the program's answer (see hold_acks). */
 	uint64_t acks_held_ns;               /* ACKs wait in the send queue since (0: none) */
-	uint32_t acks_held_count;            /* ... the first this many datagrams queued */
+	bool hold_answered;                  /* ... and the answer came (it may be deferred) */
+	uint64_t ack_answer_ns;              /* the last answer counted */
+	atomic_bool holds_armed;             /* trust is up: holds may start (thread's naps) */
 	uint64_t ack_sent_ns;                /* an ACK went or waits, not answered yet,
 					      * since (0: none) */
 	struct uh_ack_key ack_key;           /* ... to this peer QP */
@@ -275,8 +279,6 @@ struct uh_dev {
 
 /* This thread is inside the progress signal's handler. */
 static __thread bool in_signal_progress;
-/* This thread is a device's progress thread. */
-static __thread bool on_progress_thread;
 
 /* ---- small helpers --------------------------------------------------------------- */
 
@@ -844,12 +846,13 @@ static void run_due_timers(struct uh_dev *d)
  * An answer is a doorbell that queues a request to the peer QP the ACK went to,
  * within ACK_HOLD_NS of it: a post on another QP, or one that only follows the
  * program's own completion, proves nothing. ACKs wait once ack_need answers
- * came in a row (ACK_TRUST at first). A hold that no answer ends leaves at the
- * first lock section after ACK_HOLD_NS (the program's poll; the progress thread,
- * which wakes for it, or in signal mode looks every SIG_FALLBACK_NS); it resets
- * the trust and doubles ack_need (up to ACK_NEED_MAX), so a program that keeps
- * fooling the guess pays for it ever more rarely; each held ACK answered in
- * time lowers ack_need by one again.
+ * came in a row (ACK_TRUST at first), the last within ACK_RECENT_NS. A hold
+ * that no answer ends leaves at the first lock section after ACK_HOLD_NS: the
+ * program's next poll, or the progress thread, which naps at most
+ * POLLER_CHECK_NS while holds may start (SIG_FALLBACK_NS in signal mode); it
+ * resets the trust and doubles ack_need (up to ACK_NEED_MAX), so a program that
+ * keeps fooling the guess pays for it ever more rarely; each held ACK answered
+ * in time lowers ack_need by one again.
  */
 static void ack_answer_seen(struct uh_dev *d, uint64_t now)
 {
@@ -861,8 +864,12 @@ static void ack_answer_seen(struct uh_dev *d, uint64_t now)
 	} else if (uh_net_tx_request_to(d->net, &d->ack_key)) {
 		if (d->ack_trust < d->ack_need)
 			d->ack_trust++;
-		if (d->acks_held_ns && d->ack_need > ACK_TRUST)
-			d->ack_need--;
+		if (d->acks_held_ns) {
+			d->hold_answered = true;
+			if (d->ack_need > ACK_TRUST)
+				d->ack_need--;
+		}
+		d->ack_answer_ns = now;
 		d->ack_sent_ns = 0;
 	}
 }
@@ -873,6 +880,8 @@ static bool hold_acks(struct uh_dev *d)
 {
 	uint64_t now;
 
+	if (d->acks_held_ns && !uh_net_tx_held(d->net))
+		d->acks_held_ns = 0;     /* a full queue sent them by itself */
 	if (!uh_net_tx_queued(d->net) || !uh_net_tx_only_acks(d->net))
 		return false;
 	/* In signal mode, only the program's thread starts a hold. */
@@ -883,6 +892,8 @@ static bool hold_acks(struct uh_dev *d)
 		d->ack_trust = 0;        /* the last ACK saw no answer in time */
 		d->ack_sent_ns = 0;
 	}
+	if (now - d->ack_answer_ns > ACK_RECENT_NS)
+		d->ack_trust = 0;        /* no answer for a while: start over */
 	if (!d->ack_sent_ns && uh_net_tx_first_ack(d->net, &d->ack_key))
 		d->ack_sent_ns = now;
 	if (d->ack_trust < d->ack_need)
@@ -891,23 +902,25 @@ static bool hold_acks(struct uh_dev *d)
 		return false;
 	if (!d->acks_held_ns) {
 		d->acks_held_ns = now;
+		d->hold_answered = false;
 		d->acks_held++;
 	}
-	d->acks_held_count = uh_net_tx_count(d->net);
+	uh_net_tx_hold(d->net);
 	return true;
 }
 
 /* Send what is queued, held ACKs included. */
 static void send_queued(struct uh_dev *d)
 {
-	if (d->acks_held_ns && !d->doorbell && mono_ns() - d->acks_held_ns > ACK_HOLD_NS) {
+	if (d->acks_held_ns && uh_net_tx_held(d->net) && !d->hold_answered &&
+	    mono_ns() - d->acks_held_ns > ACK_HOLD_NS) {
 		/* No answer came to carry them. */
 		d->acks_held_late++;
 		d->ack_trust = 0;
 		d->ack_need = d->ack_need * 2 < ACK_NEED_MAX ? d->ack_need * 2 : ACK_NEED_MAX;
 	}
 	/* Behind the answer's request, they may leave in its send. */
-	uh_net_tx_to_end(d->net, d->acks_held_ns ? d->acks_held_count : 0);
+	uh_net_tx_held_to_end(d->net);
 	d->acks_held_ns = 0;
 	uh_net_flush(d->net);
 }
@@ -986,6 +999,7 @@ static void finish_locked(struct uh_dev *d)
 		next = send_by;
 	atomic_store(&d->next_deadline, next);
 	atomic_store(&d->hold_deadline, d->acks_held_ns ? d->acks_held_ns + ACK_HOLD_NS : UINT64_MAX);
+	atomic_store(&d->holds_armed, d->ack_trust >= d->ack_need);
 	atomic_store(&d->poll_needed, d->deferred_ns != 0 || d->doorbells != 0);
 	if (!d->thread_running)
 		return;
@@ -1316,6 +1330,7 @@ void uh_progress(struct uh_dev *d)
 		 * socket (a system call each time), only keep the timers. */
 		run_due_timers(d);
 	} else {
+		atomic_fetch_add_explicit(&d->poller_reads, 1, memory_order_relaxed);
 		progress_locked(d);
 	}
 	uh_unlock(d);
@@ -1332,18 +1347,18 @@ void uh_progress(struct uh_dev *d)
  * ib_write_bw 64 KiB went from 0.91 to 1.1 GB/s.
  */
 /*
- * The thread woke (a datagram, a timer, a kick). If the program polls the
- * device and holds the lock right now, the datagram is the poller's to take
- * (its poll reads the socket): waiting for the lock would only cost the poller
+ * The thread woke (a datagram, a timer, a kick). If the program's polls have
+ * been reading the socket since the thread last looked and one holds the lock
+ * right now, the datagram is the poller's to take: waiting for the lock would only cost the poller
  * a futex wake-up at its unlock and then a core shared with this thread. So
  * the thread stands back for STANDBACK_NS, not watching the socket, and looks
  * again. Measured (ib_write_lat 8 B, two processes, 2 cores, alternating):
  * typical 7.7-9.1 us against 8.7-11.2 us when the thread waited for the lock.
  * Returns true with the lock held.
  */
-static bool lock_unless_polled(struct uh_dev *d, uint64_t seen_calls)
+static bool lock_unless_polled(struct uh_dev *d, uint64_t seen_reads)
 {
-	if (atomic_load_explicit(&d->inline_calls, memory_order_relaxed) == seen_calls) {
+	if (atomic_load_explicit(&d->poller_reads, memory_order_relaxed) == seen_reads) {
 		pthread_mutex_lock(&d->lock);
 		return true;
 	}
@@ -1353,34 +1368,52 @@ static bool lock_unless_polled(struct uh_dev *d, uint64_t seen_calls)
 	return false;
 }
 
+/* until, or the engine's next deadline, or with holds the held ACKs' deadline
+ * if earlier. */
+static uint64_t earliest_wake(struct uh_dev *d, uint64_t until, bool holds)
+{
+	uint64_t next = atomic_load(&d->next_deadline);
+
+	if (next < until)
+		until = next;
+	next = atomic_load(&d->hold_deadline);
+	if (holds && next < until)
+		until = next;
+	return until;
+}
+
 static void *progress_main(void *arg)
 {
 	struct uh_dev *d = arg;
 	uint64_t seen_calls = atomic_load(&d->inline_calls);
 
-	on_progress_thread = true;
 	while (!atomic_load(&d->stop)) {
 		uint64_t now = mono_ns();
 		uint64_t calls = atomic_load_explicit(&d->inline_calls, memory_order_relaxed);
+		uint64_t reads = atomic_load_explicit(&d->poller_reads, memory_order_relaxed);
 		bool polled = calls != seen_calls;
+		bool sig = atomic_load(&d->sig_owner) != 0;
 		uint64_t until = now + (uint64_t)(polled ? POLLER_CHECK_NS : IDLE_WAIT_NS);
-		uint64_t next = atomic_load(&d->next_deadline);
 
 		seen_calls = calls;
-		if (atomic_load(&d->sig_owner) && until > now + SIG_FALLBACK_NS)
+		if (sig && until > now + SIG_FALLBACK_NS)
 			until = now + SIG_FALLBACK_NS;   /* signals carry the datagrams */
-		if (next < until)
-			until = next;
-		if (!atomic_load(&d->sig_owner) && atomic_load(&d->hold_deadline) < until)
-			until = atomic_load(&d->hold_deadline);
+		/* A hold the program starts while this thread naps must not outlast
+		 * the nap by much: at most POLLER_CHECK_NS (see hold_acks). One
+		 * already running is this thread's to end unless the program polls
+		 * (its polls end it; waking for it too would cost a wake-up per
+		 * round trip of a ping-pong) or signals drive the device. */
+		if (!sig && atomic_load(&d->holds_armed) && until > now + POLLER_CHECK_NS)
+			until = now + POLLER_CHECK_NS;
+		until = earliest_wake(d, until, !sig && !polled);
 		atomic_store(&d->wait_deadline, until ? until : 1);
 		/* A holder that armed an earlier timer after the load above saw this
 		 * store and kicks; one that finished before it is seen here. */
-		next = atomic_load(&d->next_deadline);
-		if (next >= until && !atomic_load(&d->stop) && until > now)
-			uh_net_wait(d->net, (int64_t)(until - now), !atomic_load(&d->sig_owner));
+		if (earliest_wake(d, until, !sig && !polled) >= until && !atomic_load(&d->stop) &&
+		    until > now)
+			uh_net_wait(d->net, (int64_t)(until - now), !sig);
 		atomic_store(&d->wait_deadline, 0);
-		if (!lock_unless_polled(d, seen_calls))
+		if (!lock_unless_polled(d, reads))
 			continue;
 		sig_check_owner(d);
 		progress_locked(d);

@@ -55,10 +55,21 @@ perf() {
 
 # check_report SIDE FILE ITERS "SIZES": exactly one row per size, in order, with
 # ITERS iterations and figures > 0 that agree (bw: average = size x msg rate;
-# lat: t_min, t_avg).
+# lat: t_min, t_avg). A latency row whose figures are all "inf" is perftest's
+# own clock failing: print_report_lat divides by get_cpu_mhz(), which is 0 when
+# its calibration (a regression over a few short sleeps) is too noisy - seen
+# under ctest -j2 with the valgrind tests. The row is printed only after its
+# iterations completed, so it still counts; it is logged, not hidden.
 check_report() {
-	local side=$1 f=$2 iters=$3 want=$4 rows got
-	rows=$(um_perftest_rows "$f")
+	local side=$1 f=$2 iters=$3 want=$4 rows got uncal
+	rows=$(awk '/^ *[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+/ { $1 = $1; print; next }
+		    $0 ~ /^ *[0-9]+ +[0-9]+ +inf +inf +inf +/ && kind == "lat" { $1 = $1; print }' \
+		kind="$KIND" "$f")
+	uncal=$(awk '$3 == "inf" { printf "%s ", $1 }' <<<"$rows")
+	if [[ -n $uncal ]]; then
+		um_log "    $side: perftest printed inf (its clock calibration gave 0) for size(s) ${uncal% };" \
+		       "their iterations completed"
+	fi
 	got=$(awk '{ printf "%s ", $1 }' <<<"$rows")
 	if [[ $got != "$want" ]]; then
 		um_why "$side report: message sizes '${got% }', expected '${want% }'"
@@ -74,6 +85,7 @@ check_report() {
 		kind == "bw" { want = $1 * $5 * 1e6 / 1048576; d = $4 - want; if (d < 0) d = -d }
 		kind == "bw" && d > 0.01 + 0.02 * want + $1 * 0.5 / 1048576 {
 			print "size " $1 ": BW average " $4 " MB/s but msg rate " $5 " Mpps"; next }
+		kind == "lat" && $3 == "inf" { next }
 		kind == "lat" && !($3 > 0 && $6 > 0) { print "size " $1 ": t_min " $3 ", t_avg " $6 }
 	' <<<"$rows")
 	if [[ -n $bad ]]; then
