@@ -1617,6 +1617,36 @@ static void wait_quiet(struct uh_net_stats *sa)
 	} while (sa->tx_datagrams != prev.tx_datagrams || sa->rx_datagrams != prev.rx_datagrams);
 }
 
+/* The UDP layer's switches: a bad value is an error naming it, a good one opens. */
+static void test_net_switches(void)
+{
+	static const struct { const char *var, *value; bool ok; } cases[] = {
+		{ "SOFTHCA_NET_RX", "bogus", false }, { "SOFTHCA_NET_RX", "uring", true },
+		{ "SOFTHCA_NET_RX", "recvmmsg", true }, { "SOFTHCA_NET_GSO", "2", false },
+		{ "SOFTHCA_NET_GRO", "yes", false },
+	};
+	char err[256], want[64];
+	struct uh_dev *d;
+
+	printf("== net switches\n");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ret;
+
+		setenv(cases[i].var, cases[i].value, 1);
+		err[0] = '\0';
+		d = NULL;
+		ret = open_one(&d, err, sizeof(err));
+		snprintf(want, sizeof(want), "%s=%s", cases[i].var, cases[i].value);
+		if (cases[i].ok)
+			CHECK(ret == 0, "%s opens: %s", want, err);
+		else
+			CHECK(ret == -EINVAL && strstr(err, want), "%s refused: %d '%s'", want, ret,
+			      err);
+		uh_dev_close(d);
+		unsetenv(cases[i].var);
+	}
+}
+
 struct config {
 	const char *label;
 	bool uring, thread;
@@ -1829,6 +1859,7 @@ int main(int argc, char **argv)
 		test_config();
 		test_icrc_delta();
 		test_addressing();
+		test_net_switches();
 	}
 	for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
 		const char *only = getenv("TEST_UHOST_ONLY");
