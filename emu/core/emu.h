@@ -326,6 +326,14 @@ int  emu_dealloc_pd(struct emu_pd *pd);   /* -EBUSY while objects use it */
 int  emu_reg_mr(struct emu_pd *pd, uint64_t iova, uint64_t length, uint32_t access,
 		void *mr_cookie, struct emu_mr **out);
 int  emu_dereg_mr(struct emu_mr *mr);     /* -EBUSY while a MW is bound to it */
+/* Re-register in place (ibv_rereg_mr): the MR now covers [iova, iova + length)
+ * of the memory mr_cookie names, in pd, with access; its keys stay. Data the
+ * DMA layer holds for the old range lands first. -EBUSY while a MW is bound to
+ * it; -EINVAL for arguments emu_reg_mr refuses, for a pd of another device, or
+ * for on-demand paging on either side (an ODP MR's pages are the host's page
+ * model, which a re-registration would have to rebuild). */
+int  emu_rereg_mr(struct emu_mr *mr, struct emu_pd *pd, uint64_t iova, uint64_t length,
+		  uint32_t access, void *mr_cookie);
 uint32_t emu_mr_lkey(const struct emu_mr *mr);
 uint32_t emu_mr_rkey(const struct emu_mr *mr);
 

@@ -119,6 +119,35 @@ int emu_dereg_mr(struct emu_mr *mr)
 	return 0;
 }
 
+int emu_rereg_mr(struct emu_mr *mr, struct emu_pd *pd, uint64_t iova, uint64_t length,
+		 uint32_t access, void *mr_cookie)
+{
+	struct emu_dev *dev;
+	int ret;
+
+	if (!mr || !pd || pd->dev != mr->mem.pd->dev)
+		return -EMU_EINVAL;
+	ret = check_mr_args(iova, length, access);
+	if (ret)
+		return ret;
+	if ((access | mr->access) & EMU_ACCESS_ON_DEMAND)
+		return -EMU_EINVAL;
+	if (mr->mw_count)
+		return -EMU_EBUSY;
+	dev = pd->dev;
+	/* As a device finishes its DMA into the old range before it answers. */
+	if (dev->dma_nheld)
+		emu_dma_invalidate(dev, mr, 0, UINT64_MAX);
+	mr->mem.pd->refcount--;
+	pd->refcount++;
+	mr->mem.pd = pd;
+	mr->iova = (access & EMU_ACCESS_ZERO_BASED) ? 0 : iova;
+	mr->length = length;
+	mr->access = access & MR_ACCESS_KNOWN;
+	mr->cookie = mr_cookie;
+	return 0;
+}
+
 uint32_t emu_mr_lkey(const struct emu_mr *mr)
 {
 	return mr->mem.key;

@@ -2150,6 +2150,38 @@ int uh_dereg_mr(struct uh_dev *d, struct emu_mr *emr)
 	return 0;
 }
 
+int uh_rereg_mr(struct uh_dev *d, struct emu_mr *emr, struct emu_pd *pd, void *addr,
+		size_t len, uint64_t iova, uint32_t access)
+{
+	bool write = access & (EMU_ACCESS_LOCAL_WRITE | EMU_ACCESS_REMOTE_WRITE |
+			       EMU_ACCESS_REMOTE_ATOMIC);
+	struct mr_rec *mr;
+	int ret;
+
+	if (!emr || !pd)
+		return -EINVAL;
+	for (mr = d->mr_hash[mr_bucket(emr)]; mr && mr->emu != emr; mr = mr->next)
+		;
+	if (!mr)
+		return -EINVAL;
+	if (mr->odp || (access & EMU_ACCESS_ON_DEMAND))
+		return -EOPNOTSUPP;   /* the page model would have to be rebuilt */
+	if (len && (uintptr_t)addr + len < (uintptr_t)addr)
+		return -EINVAL;
+	/* As at registration: memory the device would fault on is refused. */
+	if (len && !range_mapped((uintptr_t)addr, len, write))
+		return -EFAULT;
+	ret = emu_rereg_mr(emr, pd, iova, len, access, mr);
+	if (ret)
+		return ret;
+	mr->addr = addr;
+	mr->len = len;
+	mr->iova0 = (access & EMU_ACCESS_ZERO_BASED) ? 0 : iova;
+	mr->pd = pd;
+	mr->writable = write;
+	return 0;
+}
+
 /* ---- completion channels and CQs ------------------------------------------------- */
 
 int uh_channel_create(struct uh_dev *d, struct uh_channel **out)

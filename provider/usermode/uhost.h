@@ -127,6 +127,10 @@ void    *uh_handle_get(struct uh_dev *d, enum uh_handle_kind kind, uint32_t hand
 int uh_reg_mr(struct uh_dev *d, struct emu_pd *pd, void *addr, size_t len, uint64_t iova,
 	      uint32_t access, struct emu_mr **out);
 int uh_dereg_mr(struct uh_dev *d, struct emu_mr *mr);                          /* [locked] */
+/* ibv_rereg_mr: the MR in place, keys kept (-EOPNOTSUPP for ODP, -EBUSY with a
+ * window bound, -EFAULT for memory not mapped as the access needs). [locked] */
+int uh_rereg_mr(struct uh_dev *d, struct emu_mr *mr, struct emu_pd *pd, void *addr,
+		size_t len, uint64_t iova, uint32_t access);
 
 /* ibv_advise_mr advice, numbered as enum ibv_advise_mr_advice. */
 enum uh_prefetch_advice {

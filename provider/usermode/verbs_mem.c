@@ -161,6 +161,8 @@ static struct ibv_mr *reg_mr(struct ibv_pd *pd, void *addr, size_t len, uint64_t
 		return NULL;
 	}
 	mr_fill(mr, pd, addr, len);
+	mr->iova = iova;
+	mr->access = access;
 	return &mr->mr;
 }
 
@@ -210,20 +212,69 @@ SH_EXPORT int ibv_dereg_mr(struct ibv_mr *ibmr)
 }
 
 /*
- * Re-registration keeps the MR's keys on real devices, and programs rely on it
- * (they do not exchange keys again). The engine cannot change an MR in place
- * yet, and a re-registration that changed the keys would break such programs
- * silently, so it is refused: the MR stays as it was.
+ * Re-registration in place, keys kept: a new access (IBV_REREG_MR_CHANGE_ACCESS),
+ * as Linux's rdma_rxe offers it. A new PD or translation is EOPNOTSUPP for now:
+ * the engine and host can move an MR (emu_rereg_mr, uh_rereg_mr; the code below
+ * handles them), but the programs that do it (pyverbs' test_mr) then reset the
+ * QP and expect its flushed completions gone from the CQs, as mlx5 purges them
+ * at modify-to-RESET, which the user-mode CQ rings do not do yet.
+ * Errors as rdma-core gives them: bad input is IBV_REREG_MR_ERR_INPUT with errno
+ * EINVAL (EOPNOTSUPP for the refused changes); what the device refuses is
+ * IBV_REREG_MR_ERR_CMD with its errno, the MR unchanged: EBUSY while a memory
+ * window is bound to it, EFAULT for memory not mapped as the access needs,
+ * EOPNOTSUPP for on-demand paging.
  */
 SH_EXPORT int ibv_rereg_mr(struct ibv_mr *ibmr, int flags, struct ibv_pd *pd, void *addr,
 			   size_t length, int access)
 {
-	(void)pd; (void)addr; (void)length; (void)access;
-	if (!ibmr || flags <= 0 || (flags & ~(int)IBV_REREG_MR_FLAGS_SUPPORTED))
+	struct sh_mr *mr = to_mr(ibmr);
+	struct ibv_pd *new_pd;
+	unsigned int new_access;
+	uint64_t new_iova;
+	struct uh_dev *uh;
+	int err;
+
+	if (!ibmr || flags <= 0 || (flags & ~(int)IBV_REREG_MR_FLAGS_SUPPORTED) ||
+	    ((flags & IBV_REREG_MR_CHANGE_TRANSLATION) && (!addr || !length)) ||
+	    (access && !(flags & IBV_REREG_MR_CHANGE_ACCESS)) ||
+	    ((flags & IBV_REREG_MR_CHANGE_PD) && (!pd || pd->context != ibmr->context))) {
 		errno = EINVAL;
-	else
+		return IBV_REREG_MR_ERR_INPUT;
+	}
+	if (flags & (IBV_REREG_MR_CHANGE_PD | IBV_REREG_MR_CHANGE_TRANSLATION)) {
 		errno = EOPNOTSUPP;
-	return IBV_REREG_MR_ERR_INPUT;
+		return IBV_REREG_MR_ERR_INPUT;
+	}
+	new_access = mr->access;
+	if (flags & IBV_REREG_MR_CHANGE_ACCESS) {
+		new_access = (unsigned int)access & ~(unsigned int)IBV_ACCESS_OPTIONAL_RANGE;
+		err = check_access(new_access);
+		if (err) {
+			errno = err;
+			return IBV_REREG_MR_ERR_INPUT;
+		}
+	}
+	new_pd = (flags & IBV_REREG_MR_CHANGE_PD) ? pd : ibmr->pd;
+	if (!(flags & IBV_REREG_MR_CHANGE_TRANSLATION)) {
+		addr = ibmr->addr;
+		length = ibmr->length;
+	}
+	new_iova = (flags & IBV_REREG_MR_CHANGE_TRANSLATION) ? (uintptr_t)addr : mr->iova;
+	uh = ctx_uh(ibmr->context);
+	uh_lock(uh);
+	err = uh_rereg_mr(uh, mr->emu, to_pd(new_pd)->emu, addr, length, new_iova,
+			  new_access & ~(unsigned int)IBV_ACCESS_HUGETLB);
+	uh_unlock(uh);
+	if (err) {
+		errno = sh_err(err);
+		return IBV_REREG_MR_ERR_CMD;
+	}
+	mr->iova = new_iova;
+	mr->access = new_access;
+	ibmr->pd = new_pd;
+	ibmr->addr = addr;
+	ibmr->length = length;
+	return 0;
 }
 
 /*

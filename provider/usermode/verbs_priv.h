@@ -60,6 +60,8 @@ struct sh_mr {
 	struct ibv_mr mr;
 	struct emu_mr *emu;
 	uint32_t handle;                /* UH_H_MR: names the MR in bind WQEs */
+	uint64_t iova;                  /* as registered (ibv_rereg_mr keeps it) */
+	unsigned int access;            /* ... and the access flags */
 };
 
 struct sh_mw {

@@ -687,6 +687,79 @@ START_TEST(dealloc_bound_mw)
 }
 END_TEST
 
+/* ---- re-registration (ibv_rereg_mr) ------------------------------------------------------ */
+
+START_TEST(mr_rereg_in_place)
+{
+	struct emu_mr *mr = reg(pd, EMU_ACCESS_LOCAL_WRITE | EMU_ACCESS_REMOTE_WRITE);
+	uint32_t key = emu_mr_rkey(mr);
+	struct mem_ref ref = { 0 };
+
+	ck_assert_int_eq(emu_rkey_check(qp, key, base(), 8, EMU_ACCESS_REMOTE_WRITE, &ref),
+			 MEM_OK);
+	/* New access: the same key now refuses the write, grants the read. */
+	ck_assert_int_eq(emu_rereg_mr(mr, pd, base(), BUF_LEN,
+				      EMU_ACCESS_LOCAL_WRITE | EMU_ACCESS_REMOTE_READ, &umr), 0);
+	ck_assert_uint_eq(emu_mr_rkey(mr), key);
+	ck_assert_uint_eq(emu_mr_lkey(mr), key);
+	ck_assert_int_eq(emu_rkey_check(qp, key, base(), 8, EMU_ACCESS_REMOTE_WRITE, &ref),
+			 MEM_BAD_ACCESS);
+	ck_assert_int_eq(emu_rkey_check(qp, key, base(), 8, EMU_ACCESS_REMOTE_READ, &ref),
+			 MEM_OK);
+	/* New range: the old end is outside, the new one inside. */
+	ck_assert_int_eq(emu_rereg_mr(mr, pd, base(), 64, EMU_ACCESS_REMOTE_READ |
+				      EMU_ACCESS_LOCAL_WRITE, &umr), 0);
+	ck_assert_int_eq(emu_rkey_check(qp, key, base() + 64, 8, EMU_ACCESS_REMOTE_READ, &ref),
+			 MEM_BAD_RANGE);
+	ck_assert_int_eq(emu_rkey_check(qp, key, base() + 56, 8, EMU_ACCESS_REMOTE_READ, &ref),
+			 MEM_OK);
+	/* New PD: the refcounts move, a QP of the old PD is refused. */
+	ck_assert_int_eq(emu_rereg_mr(mr, pd2, base(), BUF_LEN, EMU_ACCESS_REMOTE_READ |
+				      EMU_ACCESS_LOCAL_WRITE, &umr), 0);
+	ck_assert_uint_eq(pd->refcount, 0);
+	ck_assert_uint_eq(pd2->refcount, 1);
+	ck_assert_int_eq(emu_rkey_check(qp, key, base(), 8, EMU_ACCESS_REMOTE_READ, &ref),
+			 MEM_BAD_KEY);
+	ck_assert_int_eq(emu_rkey_check(qp_other_pd, key, base(), 8, EMU_ACCESS_REMOTE_READ,
+					&ref), MEM_OK);
+	ck_assert_int_eq(emu_dereg_mr(mr), 0);
+	ck_assert_uint_eq(pd2->refcount, 0);
+}
+END_TEST
+
+START_TEST(mr_rereg_refused)
+{
+	struct emu_mr *mr = reg(pd, ALL_RIGHTS), *odp = NULL;
+	struct emu_mw *mw;
+	struct emu_mw_bind_info i = bind_info(mr, 0, 64, EMU_ACCESS_REMOTE_READ);
+	uint32_t key = emu_mr_rkey(mr);
+
+	/* Arguments emu_reg_mr refuses, on-demand paging either way: unchanged. */
+	ck_assert_int_eq(emu_rereg_mr(mr, pd, base(), BUF_LEN, EMU_ACCESS_REMOTE_WRITE, &umr),
+			 -EMU_EINVAL);
+	ck_assert_int_eq(emu_rereg_mr(mr, pd, base(), 0, EMU_ACCESS_LOCAL_WRITE, &umr),
+			 -EMU_EINVAL);
+	ck_assert_int_eq(emu_rereg_mr(mr, pd, base(), BUF_LEN,
+				      EMU_ACCESS_LOCAL_WRITE | EMU_ACCESS_ON_DEMAND, &umr),
+			 -EMU_EINVAL);
+	ck_assert_int_eq(emu_reg_mr(pd, base(), BUF_LEN,
+				    EMU_ACCESS_LOCAL_WRITE | EMU_ACCESS_ON_DEMAND, &umr, &odp), 0);
+	ck_assert_int_eq(emu_rereg_mr(odp, pd, base(), BUF_LEN, EMU_ACCESS_LOCAL_WRITE, &umr),
+			 -EMU_EINVAL);
+	ck_assert_int_eq(emu_dereg_mr(odp), 0);
+	/* A window bound to it: busy, as for deregistration. */
+	ck_assert_int_eq(emu_alloc_mw(pd, EMU_MW_TYPE_2, &mw), 0);
+	ck_assert_uint_eq(emu_mw_bind(qp, mw, with_byte(emu_mw_rkey(mw), 3), &i), EMU_WC_SUCCESS);
+	ck_assert_int_eq(emu_rereg_mr(mr, pd, base(), BUF_LEN, EMU_ACCESS_LOCAL_WRITE, &umr),
+			 -EMU_EBUSY);
+	ck_assert_int_eq(emu_dealloc_mw(mw), 0);
+	ck_assert_uint_eq(emu_mr_rkey(mr), key);
+	ck_assert_uint_eq(mr->access, ALL_RIGHTS);
+	ck_assert_uint_eq(mr->length, BUF_LEN);
+	ck_assert_int_eq(emu_dereg_mr(mr), 0);
+}
+END_TEST
+
 /* ---- copies through the host ----------------------------------------------------------- */
 
 START_TEST(mem_read_copies)
@@ -862,6 +935,8 @@ static Suite *mem_suite(void)
 
 	tcase_add_checked_fixture(objs, setup, teardown);
 	tcase_add_test(objs, mr_create_and_keys);
+	tcase_add_test(objs, mr_rereg_in_place);
+	tcase_add_test(objs, mr_rereg_refused);
 	tcase_add_test(objs, mr_create_rejects);
 	tcase_add_test(objs, mr_limit);
 	tcase_add_test(objs, mw_create);

@@ -311,11 +311,28 @@ static void test_mr_and_errors(void)
 	if (mr) {
 		uint32_t lkey = mr->lkey;
 
+		uint32_t rkey = mr->rkey;
+
+		CHECK(ibv_rereg_mr(mr, IBV_REREG_MR_CHANGE_ACCESS, NULL, NULL, 0,
+				   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE) == 0 &&
+		      mr->lkey == lkey && mr->rkey == rkey && mr->addr == buf && mr->pd == pd,
+		      "ibv_rereg_mr CHANGE_ACCESS: done, the keys kept");
 		errno = 0;
 		CHECK(ibv_rereg_mr(mr, IBV_REREG_MR_CHANGE_ACCESS, NULL, NULL, 0,
-				   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE) ==
+				   IBV_ACCESS_REMOTE_WRITE) == IBV_REREG_MR_ERR_INPUT &&
+		      errno == EINVAL, "ibv_rereg_mr to remote write without local write: EINVAL");
+		errno = 0;
+		CHECK(ibv_rereg_mr(mr, IBV_REREG_MR_CHANGE_PD, pd, NULL, 0, IBV_ACCESS_LOCAL_WRITE) ==
+		      IBV_REREG_MR_ERR_INPUT && errno == EINVAL,
+		      "ibv_rereg_mr with access but no CHANGE_ACCESS: EINVAL");
+		errno = 0;
+		CHECK(ibv_rereg_mr(mr, IBV_REREG_MR_CHANGE_PD, pd, NULL, 0, 0) ==
 		      IBV_REREG_MR_ERR_INPUT && errno == EOPNOTSUPP && mr->lkey == lkey,
-		      "ibv_rereg_mr: EOPNOTSUPP, the MR unchanged");
+		      "ibv_rereg_mr CHANGE_PD: EOPNOTSUPP, the MR unchanged");
+		errno = 0;
+		CHECK(ibv_rereg_mr(mr, IBV_REREG_MR_CHANGE_TRANSLATION, NULL, buf, 64, 0) ==
+		      IBV_REREG_MR_ERR_INPUT && errno == EOPNOTSUPP && mr->length == sizeof(buf),
+		      "ibv_rereg_mr CHANGE_TRANSLATION: EOPNOTSUPP, the MR unchanged");
 		errno = 0;
 		CHECK(ibv_rereg_mr(mr, 1 << 10, NULL, NULL, 0, 0) == IBV_REREG_MR_ERR_INPUT &&
 		      errno == EINVAL, "ibv_rereg_mr bad flags: EINVAL");
