@@ -2319,6 +2319,82 @@ int uh_create_cq(struct uh_dev *d, uint32_t cqe, uint32_t flags, struct uh_chann
 	return 0;
 }
 
+int uh_resize_cq(struct uh_dev *d, struct uh_cq *pub, uint32_t cqe)
+{
+	struct cq_priv *cq = (struct cq_priv *)pub;
+	struct softhca_ring_hdr *ring;
+	struct emu_dev_attr da;
+	uint32_t size, cons, n;
+	int ret;
+
+	if (!pub)
+		return -EINVAL;
+	emu_dev_query(d->emu, &da);
+	size = pow2_at_least(cqe ? cqe : 1);
+	if (!cqe || cqe > da.max_cqe || size > da.max_cqe)
+		return -EINVAL;
+	cons = __atomic_load_n(&cq->pub.ring->cons, __ATOMIC_ACQUIRE);
+	n = cq->prod - cons;
+	/* The CQEs not yet polled must fit (IBA 11.2.6.3: resizing below them fails). */
+	if (n > cq->size || n > size)
+		return -EINVAL;
+	ring = ring_alloc(size, CQE_STRIDE);
+	if (!ring)
+		return -ENOMEM;
+	ret = emu_resize_cq(pub->emu, size);
+	if (ret) {
+		free(ring);
+		return ret;
+	}
+	/* Same free-running indices: the unpolled CQEs keep theirs (early_upto
+	 * and the consumer's position stay valid), at their places in the new size. */
+	for (uint32_t i = cons; i != cq->prod; i++)
+		memcpy(ring_entries(ring) + (size_t)(i & (size - 1)) * CQE_STRIDE,
+		       cq->entries + (size_t)(i & (cq->size - 1)) * CQE_STRIDE, CQE_STRIDE);
+	ring->prod = cq->prod;
+	ring->cons = cons;
+	free(cq->pub.ring);
+	cq->pub.ring = ring;
+	cq->entries = ring_entries(ring);
+	cq->size = size;
+	return 0;
+}
+
+int uh_cq_purge_qp(struct uh_dev *d, struct uh_cq *pub, uint32_t qpn)
+{
+	struct cq_priv *cq = (struct cq_priv *)pub;
+	uint32_t cons, kept, removed = 0;
+
+	(void)d;
+	if (!pub)
+		return 0;
+	cons = __atomic_load_n(&cq->pub.ring->cons, __ATOMIC_ACQUIRE);
+	if (cq->prod - cons > cq->size)
+		return 0;               /* a consumer index out of range: leave it */
+	kept = cons;
+	for (uint32_t i = cons; i != cq->prod; i++) {
+		uint8_t *e = cq->entries + (size_t)(i & (cq->size - 1)) * CQE_STRIDE;
+		struct softhca_cqe cqe;
+
+		memcpy(&cqe, e, sizeof(cqe));
+		if (cqe.qp_num == qpn) {
+			removed++;
+			continue;
+		}
+		if (kept != i)
+			memcpy(cq->entries + (size_t)(kept & (cq->size - 1)) * CQE_STRIDE, e,
+			       CQE_STRIDE);
+		kept++;
+	}
+	if (!removed)
+		return 0;
+	cq->prod = kept;
+	if ((int32_t)(cq->early_upto - kept) > 0)
+		cq->early_upto = kept;
+	__atomic_store_n(&cq->pub.ring->prod, kept, __ATOMIC_RELEASE);
+	return (int)removed;
+}
+
 int uh_destroy_cq(struct uh_dev *d, struct uh_cq *pub)
 {
 	struct cq_priv *cq = (struct cq_priv *)pub;

@@ -180,6 +180,13 @@ struct uh_cq {
 int  uh_create_cq(struct uh_dev *d, uint32_t cqe, uint32_t flags, struct uh_channel *ch,
 		  void *user, struct uh_cq **out);
 int  uh_destroy_cq(struct uh_dev *d, struct uh_cq *cq);                       /* [locked] */
+/* ibv_resize_cq: a new ring of at least cqe entries with the unpolled CQEs in it
+ * (-EINVAL if they do not fit). The caller keeps the CQ's pollers out. [locked] */
+int  uh_resize_cq(struct uh_dev *d, struct uh_cq *cq, uint32_t cqe);
+/* A QP went to RESET: its CQEs not yet polled leave the CQ, the others keep
+ * their order (as mlx5 cleans its CQs). Returns how many went. The caller
+ * keeps the CQ's pollers out. [locked] */
+int  uh_cq_purge_qp(struct uh_dev *d, struct uh_cq *cq, uint32_t qpn);
 /* Arm: the next completion (or next solicited one) wakes the channel. [locked] */
 int  uh_cq_arm(struct uh_dev *d, struct uh_cq *cq, bool solicited_only);
 

@@ -306,10 +306,31 @@ struct ibv_cq_ex *sh_create_cq_ex(struct ibv_context *ctx, struct ibv_cq_init_at
 	return create_cq(ctx, attr);
 }
 
-SH_EXPORT int ibv_resize_cq(struct ibv_cq *cq, int cqe)
+/*
+ * A new ring, the unpolled CQEs moved into it, under the CQ's consumer lock so
+ * that no poll reads the old one meanwhile. ibv_cq.cqe becomes the new ring's
+ * size (at least cqe); fewer entries than the CQEs not yet polled is EINVAL.
+ * A CQ in an extended poll (between ibv_start_poll and ibv_end_poll) holds the
+ * lock: resizing it from that thread is a program error, as on every provider.
+ */
+SH_EXPORT int ibv_resize_cq(struct ibv_cq *ibcq, int cqe)
 {
-	(void)cq; (void)cqe;
-	return EOPNOTSUPP;      /* the host cannot resize a ring (yet) */
+	struct sh_cq *cq;
+	struct uh_dev *uh;
+	int ret;
+
+	if (!ibcq || cqe <= 0)
+		return EINVAL;
+	cq = to_cq(ibcq);
+	uh = cq->ctx->uh;
+	pthread_spin_lock(&cq->lock);
+	uh_lock(uh);
+	ret = uh_resize_cq(uh, cq->uh, (uint32_t)cqe);
+	if (!ret)
+		ibcq->cqe = (int)cq->uh->ring->size;
+	uh_unlock(uh);
+	pthread_spin_unlock(&cq->lock);
+	return sh_err(ret);
 }
 
 /* ibv_destroy_cq waits until every event handed out on the CQ was acknowledged. */

@@ -212,17 +212,14 @@ SH_EXPORT int ibv_dereg_mr(struct ibv_mr *ibmr)
 }
 
 /*
- * Re-registration in place, keys kept: a new access (IBV_REREG_MR_CHANGE_ACCESS),
- * as Linux's rdma_rxe offers it. A new PD or translation is EOPNOTSUPP for now:
- * the engine and host can move an MR (emu_rereg_mr, uh_rereg_mr; the code below
- * handles them), but the programs that do it (pyverbs' test_mr) then reset the
- * QP and expect its flushed completions gone from the CQs, as mlx5 purges them
- * at modify-to-RESET, which the user-mode CQ rings do not do yet.
- * Errors as rdma-core gives them: bad input is IBV_REREG_MR_ERR_INPUT with errno
- * EINVAL (EOPNOTSUPP for the refused changes); what the device refuses is
+ * Re-registration in place: the translation (addr, length; the iova becomes
+ * addr, as in rdma-core), the PD and/or the access change, the keys stay (the
+ * engine changes the MR under them, so a peer that holds the rkey need not be
+ * told again). Errors as rdma-core gives them: bad input is
+ * IBV_REREG_MR_ERR_INPUT with errno EINVAL; what the device refuses is
  * IBV_REREG_MR_ERR_CMD with its errno, the MR unchanged: EBUSY while a memory
  * window is bound to it, EFAULT for memory not mapped as the access needs,
- * EOPNOTSUPP for on-demand paging.
+ * EOPNOTSUPP for on-demand paging on either side.
  */
 SH_EXPORT int ibv_rereg_mr(struct ibv_mr *ibmr, int flags, struct ibv_pd *pd, void *addr,
 			   size_t length, int access)
@@ -239,10 +236,6 @@ SH_EXPORT int ibv_rereg_mr(struct ibv_mr *ibmr, int flags, struct ibv_pd *pd, vo
 	    (access && !(flags & IBV_REREG_MR_CHANGE_ACCESS)) ||
 	    ((flags & IBV_REREG_MR_CHANGE_PD) && (!pd || pd->context != ibmr->context))) {
 		errno = EINVAL;
-		return IBV_REREG_MR_ERR_INPUT;
-	}
-	if (flags & (IBV_REREG_MR_CHANGE_PD | IBV_REREG_MR_CHANGE_TRANSLATION)) {
-		errno = EOPNOTSUPP;
 		return IBV_REREG_MR_ERR_INPUT;
 	}
 	new_access = mr->access;

@@ -562,6 +562,28 @@ static void qp_attr_to_emu(const struct ibv_qp_attr *a, int mask, struct emu_qp_
 	e->cap.max_inline_data = a->cap.max_inline_data;
 }
 
+/*
+ * A QP reset leaves no completion of its own behind in its CQs, as mlx5 cleans
+ * them: a program that resets a QP after an error (pyverbs restates its QPs)
+ * then polls only what comes after. Under the CQ's consumer lock, so that no
+ * poll reads the ring while it is compacted.
+ */
+static void purge_cq(struct ibv_cq *ibcq, uint32_t qpn)
+{
+	struct sh_cq *cq;
+	struct uh_dev *uh;
+
+	if (!ibcq)
+		return;
+	cq = to_cq(ibcq);
+	uh = cq->ctx->uh;
+	pthread_spin_lock(&cq->lock);
+	uh_lock(uh);
+	(void)uh_cq_purge_qp(uh, cq->uh, qpn);
+	uh_unlock(uh);
+	pthread_spin_unlock(&cq->lock);
+}
+
 SH_EXPORT int ibv_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
 {
 	struct sh_qp *qp = to_qp(ibqp);
@@ -584,6 +606,11 @@ SH_EXPORT int ibv_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int m
 		return sh_err(ret);
 	if (mask & IBV_QP_STATE)
 		set_qp_state(qp, attr->qp_state);
+	if ((mask & IBV_QP_STATE) && attr->qp_state == IBV_QPS_RESET) {
+		purge_cq(ibqp->send_cq, ibqp->qp_num);
+		if (ibqp->recv_cq != ibqp->send_cq)
+			purge_cq(ibqp->recv_cq, ibqp->qp_num);
+	}
 	return 0;
 }
 

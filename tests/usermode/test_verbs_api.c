@@ -276,7 +276,7 @@ static void test_queries(void)
 
 static void test_mr_and_errors(void)
 {
-	static char buf[8192];
+	static char buf[8192], buf2[64];
 	struct ibv_mr *mr, *mr2;
 	struct ibv_cq_init_attr_ex cqa = { .cqe = 8, .wc_flags = IBV_WC_EX_WITH_COMPLETION_TIMESTAMP };
 	struct ibv_qp_init_attr_ex qa;
@@ -325,14 +325,26 @@ static void test_mr_and_errors(void)
 		CHECK(ibv_rereg_mr(mr, IBV_REREG_MR_CHANGE_PD, pd, NULL, 0, IBV_ACCESS_LOCAL_WRITE) ==
 		      IBV_REREG_MR_ERR_INPUT && errno == EINVAL,
 		      "ibv_rereg_mr with access but no CHANGE_ACCESS: EINVAL");
+		{
+			struct ibv_pd *pd2 = ibv_alloc_pd(ctx);
+
+			CHECK(pd2 && ibv_rereg_mr(mr, IBV_REREG_MR_CHANGE_PD, pd2, NULL, 0, 0) == 0 &&
+			      mr->pd == pd2 && mr->lkey == lkey && ibv_dealloc_pd(pd2) == EBUSY,
+			      "ibv_rereg_mr CHANGE_PD: the new PD holds it, the keys kept");
+			CHECK(ibv_rereg_mr(mr, IBV_REREG_MR_CHANGE_PD, pd, NULL, 0, 0) == 0 &&
+			      mr->pd == pd && pd2 && ibv_dealloc_pd(pd2) == 0,
+			      "ibv_rereg_mr CHANGE_PD back: the other PD is free again");
+		}
+		CHECK(ibv_rereg_mr(mr, IBV_REREG_MR_CHANGE_TRANSLATION, NULL, buf2, sizeof(buf2), 0) ==
+		      0 && mr->addr == buf2 && mr->length == sizeof(buf2) && mr->rkey == rkey,
+		      "ibv_rereg_mr CHANGE_TRANSLATION: the new range, the keys kept");
 		errno = 0;
-		CHECK(ibv_rereg_mr(mr, IBV_REREG_MR_CHANGE_PD, pd, NULL, 0, 0) ==
-		      IBV_REREG_MR_ERR_INPUT && errno == EOPNOTSUPP && mr->lkey == lkey,
-		      "ibv_rereg_mr CHANGE_PD: EOPNOTSUPP, the MR unchanged");
-		errno = 0;
-		CHECK(ibv_rereg_mr(mr, IBV_REREG_MR_CHANGE_TRANSLATION, NULL, buf, 64, 0) ==
-		      IBV_REREG_MR_ERR_INPUT && errno == EOPNOTSUPP && mr->length == sizeof(buf),
-		      "ibv_rereg_mr CHANGE_TRANSLATION: EOPNOTSUPP, the MR unchanged");
+		CHECK(ibv_rereg_mr(mr, IBV_REREG_MR_CHANGE_TRANSLATION, NULL, NULL, 64, 0) ==
+		      IBV_REREG_MR_ERR_INPUT && errno == EINVAL && mr->addr == buf2,
+		      "ibv_rereg_mr CHANGE_TRANSLATION to NULL: EINVAL, the MR unchanged");
+		CHECK(ibv_rereg_mr(mr, IBV_REREG_MR_CHANGE_TRANSLATION, NULL, buf, sizeof(buf), 0) ==
+		      0 && mr->addr == buf && mr->length == sizeof(buf),
+		      "ibv_rereg_mr CHANGE_TRANSLATION back");
 		errno = 0;
 		CHECK(ibv_rereg_mr(mr, 1 << 10, NULL, NULL, 0, 0) == IBV_REREG_MR_ERR_INPUT &&
 		      errno == EINVAL, "ibv_rereg_mr bad flags: EINVAL");
@@ -362,7 +374,12 @@ static void test_mr_and_errors(void)
 
 	cq = ibv_create_cq(ctx, 8, NULL, NULL, 0);
 	CHECK(cq && cq->cqe >= 8, "ibv_create_cq");
-	CHECK(ibv_resize_cq(cq, 32) == EOPNOTSUPP, "ibv_resize_cq: EOPNOTSUPP");
+	CHECK(cq && ibv_resize_cq(cq, 32) == 0 && cq->cqe >= 32, "ibv_resize_cq up to 32");
+	CHECK(cq && ibv_resize_cq(cq, 8) == 0 && cq->cqe >= 8 && cq->cqe < 32,
+	      "ibv_resize_cq down to 8");
+	CHECK(cq && ibv_resize_cq(cq, 0) == EINVAL && ibv_resize_cq(cq, -1) == EINVAL &&
+	      ibv_resize_cq(cq, 1 << 30) == EINVAL && cq->cqe >= 8,
+	      "ibv_resize_cq to 0, -1, beyond max_cqe: EINVAL, the CQ unchanged");
 	memset(&qa, 0, sizeof(qa));
 	qa.send_cq = qa.recv_cq = cq;
 	qa.cap.max_send_wr = qa.cap.max_recv_wr = 4;
@@ -484,6 +501,10 @@ static void test_rc_traffic(void)
 	CHECK(ibv_post_send(a, &wr, &bad) == 0 && poll_n(cq, wc, 1) == 1 &&
 	      wc[0].status == IBV_WC_SUCCESS && wc[0].opcode == IBV_WC_RDMA_WRITE &&
 	      memcmp(rdma, sbuf, 4096) == 0, "RDMA WRITE 4096 bytes");
+	/* The CQ has been used (its ring indices moved on): it must go on working
+	 * in a ring of another size. (A resize with CQEs still unpolled: pyverbs'
+	 * test_cq.test_resize_cq, in usermode/pyverbs.) */
+	CHECK(ibv_resize_cq(cq, 64) == 0 && cq->cqe >= 64, "ibv_resize_cq of a used CQ to 64");
 	memset(rbuf, 0, sizeof(rbuf));
 	sg.addr = (uintptr_t)rbuf;
 	sg.lkey = rmr->lkey;
@@ -558,6 +579,23 @@ static void test_rc_traffic(void)
 	      "the pending receive is flushed: %s", ibv_wc_status_str(wc[0].status));
 	CHECK(ibv_query_qp(b, &qattr, IBV_QP_STATE, &qinit) == 0 && qattr.qp_state == IBV_QPS_ERR &&
 	      b->state == IBV_QPS_ERR, "ibv_query_qp: ERR");
+
+	/* to RESET: the QP's completions not yet polled leave the CQ (as mlx5
+	 * cleans them), another QP's stay. Receives posted in ERR flush at once. */
+	CHECK(ibv_modify_qp(a, &qattr, IBV_QP_STATE) == 0, "a to ERR");
+	CHECK(post_recv_buf(b, rmr, rbuf, 16, 80) == 0 && post_recv_buf(a, rmr, rbuf, 16, 81) == 0 &&
+	      post_recv_buf(b, rmr, rbuf, 16, 82) == 0, "receives posted in ERR");
+	usleep(100000);   /* let whatever thread flushes them do it */
+	qattr.qp_state = IBV_QPS_RESET;
+	CHECK(ibv_modify_qp(b, &qattr, IBV_QP_STATE) == 0, "b to RESET");
+	memset(wc, 0, sizeof(wc));
+	n = poll_n(cq, wc, 1);
+	usleep(100000);
+	n += ibv_poll_cq(cq, 2, wc + 1);
+	CHECK(n == 1 && wc[0].wr_id == 81 && wc[0].qp_num == a->qp_num &&
+	      wc[0].status == IBV_WC_WR_FLUSH_ERR,
+	      "after b's RESET only a's flushed receive is left: %d CQEs, the first %llu", n,
+	      (unsigned long long)wc[0].wr_id);
 
 	CHECK(ibv_destroy_qp(a) == 0 && ibv_destroy_qp(b) == 0, "ibv_destroy_qp");
 	ibv_dereg_mr(smr);
