@@ -28,22 +28,6 @@ um_require_cmd ib_write_bw perftest
 
 ACK_HOLD=$UM_BUILD/bin/usermode/ack_hold
 
-# pair TAG TIMEOUT EXTRA_RUN_OPTS -- PROGRAM ARGS...: both sides with --stats
-# TAG.{server,client}.stats.
-pair() {
-	local tag=$1 t=$2 extra=() args
-	shift 2
-	while [[ $1 != -- ]]; do extra+=("$1"); shift; done
-	shift
-	args=("$@")
-	um_tcp_port
-	PORT=$UM_PORT
-	UM_SERVER=("$UM_SOFTHCA" run --addr "$UM_SADDR" "${extra[@]}"
-		--stats "$UM_TMP/$tag.server.stats" -- "${UM_LB[@]}" "${args[@]/@PORT@/$PORT}")
-	UM_CLIENT=("$UM_SOFTHCA" run --addr "$UM_CADDR" "${extra[@]}"
-		--stats "$UM_TMP/$tag.client.stats" -- "${UM_LB[@]}" "${args[@]/@PORT@/$PORT}" "$UM_SADDR")
-	um_pair "$tag" "$t" "$PORT"
-}
 
 # held_and_joined SIDE STATS: ACKs waited, and some left in a request's send.
 held_and_joined() {
@@ -73,7 +57,7 @@ held_and_joined() {
 check_write_lat() {
 	local tag=$1 ok=0
 	shift
-	pair "$tag" 120 "$@" -- ib_write_lat -d "$UM_DEV" -x 0 -F -p @PORT@ -s 8 -n 5000 || return 1
+	um_stats_pair "$tag" 120 "$@" -- ib_write_lat -d "$UM_DEV" -x 0 -F -p @PORT@ -s 8 -n 5000 || return 1
 	um_log "    client: $(um_perftest_rows "$UM_COUT" | head -n 1)"
 	if ! um_perftest_rows "$UM_COUT" | awk '$1 == 8 && $2 == 5000 { ok = 1 } END { exit !ok }'; then
 		um_why "the client reports no 8-byte row of 5000 iterations"
@@ -91,7 +75,7 @@ um_check "ib_write_lat 8 B x5000 (--progress-signal): ACKs wait for the answer a
 
 check_passive() {
 	local f held late
-	pair wbw 120 -- ib_write_bw -d "$UM_DEV" -x 0 -F -p @PORT@ -s 65536 -D 2 || return 1
+	um_stats_pair wbw 120 -- ib_write_bw -d "$UM_DEV" -x 0 -F -p @PORT@ -s 65536 -D 2 || return 1
 	f=$UM_TMP/wbw.server.stats
 	held=$(um_stat acks_held "$f")
 	late=$(um_stat acks_held_late "$f")

@@ -474,6 +474,25 @@ except OSError as e:
 # um_stat NAME FILE: the value of counter NAME in a softhca run --stats FILE.
 um_stat() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
 
+# um_stats_pair TAG TIMEOUT [RUN_OPTS...] -- PROGRAM ARGS...: um_pair of PROGRAM
+# on both sides under softhca run RUN_OPTS, each with --stats
+# $UM_TMP/TAG.{server,client}.stats; @PORT@ in ARGS becomes a fresh TCP port
+# (also left in PORT); the client gets the server's address last.
+um_stats_pair() {
+	local tag=$1 t=$2 extra=() args
+	shift 2
+	while [[ $1 != -- ]]; do extra+=("$1"); shift; done
+	shift
+	args=("$@")
+	um_tcp_port
+	PORT=$UM_PORT
+	UM_SERVER=("$UM_SOFTHCA" run --addr "$UM_SADDR" "${extra[@]}"
+		--stats "$UM_TMP/$tag.server.stats" -- "${UM_LB[@]}" "${args[@]/@PORT@/$PORT}")
+	UM_CLIENT=("$UM_SOFTHCA" run --addr "$UM_CADDR" "${extra[@]}"
+		--stats "$UM_TMP/$tag.client.stats" -- "${UM_LB[@]}" "${args[@]/@PORT@/$PORT}" "$UM_SADDR")
+	um_pair "$tag" "$t" "$PORT"
+}
+
 # ---- perftest output ----------------------------------------------------------------------------
 
 # um_perftest_rows FILE: the result rows of a perftest report, "bytes iters v1 v2 ..."

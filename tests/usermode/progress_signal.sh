@@ -58,21 +58,12 @@ signals_off() {
 	fi
 }
 
-# pair TAG TIMEOUT EXTRA_RUN_OPTS -- PROGRAM ARGS...: both sides with
+# pair TAG TIMEOUT [RUN_OPTS...] -- PROGRAM ARGS...: both sides with
 # --progress-signal and --stats TAG.{server,client}.stats.
 pair() {
-	local tag=$1 t=$2 extra=() args
+	local tag=$1 t=$2
 	shift 2
-	while [[ $1 != -- ]]; do extra+=("$1"); shift; done
-	shift
-	args=("$@")
-	um_tcp_port
-	PORT=$UM_PORT
-	UM_SERVER=("$UM_SOFTHCA" run --addr "$UM_SADDR" --progress-signal "${extra[@]}"
-		--stats "$UM_TMP/$tag.server.stats" -- "${UM_LB[@]}" "${args[@]/@PORT@/$PORT}")
-	UM_CLIENT=("$UM_SOFTHCA" run --addr "$UM_CADDR" --progress-signal "${extra[@]}"
-		--stats "$UM_TMP/$tag.client.stats" -- "${UM_LB[@]}" "${args[@]/@PORT@/$PORT}" "$UM_SADDR")
-	um_pair "$tag" "$t" "$PORT"
+	um_stats_pair "$tag" "$t" --progress-signal "$@"
 }
 
 check_write_lat() {
