@@ -49,7 +49,10 @@
 #define RX_RING_SQ     16u
 #define RX_RING_CQ     1024u
 #define RX_BATCH       64u       /* recvmmsg */
-#define CTRL_BYTES     128u
+#define CTRL_BYTES     192u
+#ifndef IPV6_FLOWINFO
+#define IPV6_FLOWINFO  11        /* linux/in6.h: receive the flow label (glibc lacks it) */
+#endif
 #define SOCK_BUF_BYTES (8 << 20)
 #define DEFAULT_TTL    64
 #define SEND_RETRY_WAIT_MS 10
@@ -305,7 +308,8 @@ static int set_ip_options(int fd, int family)
 	       setopt_int(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, DEFAULT_TTL) ||
 	       setopt_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) ||
 	       setopt_int(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, 1) ||
-	       setopt_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
+	       setopt_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1) ||
+	       setopt_int(fd, IPPROTO_IPV6, IPV6_FLOWINFO, 1);
 }
 
 static const char *addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -403,6 +407,11 @@ static size_t parse_cmsgs(struct uh_net *n, struct emu_netinfo *ni, struct cmsgh
 		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
 			memcpy(&v, CMSG_DATA(c), sizeof(v));
 			ni->ttl = (uint8_t)v;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_FLOWINFO) {
+			uint32_t flowinfo;   /* traffic class and flow label, network order */
+
+			memcpy(&flowinfo, CMSG_DATA(c), sizeof(flowinfo));
+			ni->flow_label = ntohl(flowinfo) & 0xfffff;
 		}
 	}
 	return gso;

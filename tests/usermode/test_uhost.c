@@ -527,6 +527,37 @@ static int test_rdma(void)
 	return 0;
 }
 
+/*
+ * An IPv6 datagram's flow label reaches the GRH of a UD receive. Linux labels
+ * its own IPv6 UDP datagrams with a hash of the flow when
+ * net.ipv6.auto_flowlabels is 1 (the default), so the label is not 0 then;
+ * otherwise this cannot be told from a label never read, and is not run.
+ */
+static void check_grh_flow_label(const uint8_t *grh)
+{
+	uint32_t word = (uint32_t)grh[0] << 24 | (uint32_t)grh[1] << 16 | (uint32_t)grh[2] << 8 |
+			grh[3];
+	FILE *f;
+	int autolabels = -1;
+
+	if (!memcmp(B.gid, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12))
+		return;              /* IPv4: the GRH carries no flow label */
+	f = fopen("/proc/sys/net/ipv6/auto_flowlabels", "r");
+	if (f) {
+		if (fscanf(f, "%d", &autolabels) != 1)
+			autolabels = -1;
+		fclose(f);
+	}
+	if (autolabels != 1) {
+		printf("   NOT RUN: IPv6 flow label in the GRH (net.ipv6.auto_flowlabels is %d,"
+		       " not 1)\n", autolabels);
+		return;
+	}
+	CHECK((word >> 28) == 6 && (word & 0xfffff) != 0,
+	      "UD receive over IPv6: GRH version %u, flow label 0x%05x (the wire's, not 0)",
+	      word >> 28, word & 0xfffff);
+}
+
 static int test_ud(void)
 {
 	struct emu_ah_attr aa;
@@ -567,6 +598,7 @@ static int test_ud(void)
 	CHECK(c.byte_len == 40 + 300, "UD byte_len %u (GRH + payload)", c.byte_len);
 	CHECK(c.src_qp == emu_qp_num(A.ud->emu), "UD src_qp %u", c.src_qp);
 	CHECK(!memcmp(B.buf + 0xb0000 + 40, A.buf + 0xc0000, 300), "UD payload");
+	check_grh_flow_label(B.buf + 0xb0000);
 
 	/* A handle that names nothing: the WQE completes in error, the QP goes down. */
 	w.wr_id = 21;
