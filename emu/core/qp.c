@@ -344,6 +344,9 @@ int emu_modify_qp(struct emu_qp *qp, const struct emu_qp_attr *a, uint32_t mask)
 		return 0;
 	switch (next) {
 	case EMU_QPS_RESET:
+		/* As a device finishes its DMA before the modify returns: held data
+		 * lands now, not into buffers the program reuses after the reset. */
+		emu_dma_flush_qp(qp);
 		reset_qp(qp);
 		set_state(qp, next);
 		break;

@@ -303,13 +303,14 @@ static int set_ip_options(int fd, int family)
 		       setopt_int(fd, IPPROTO_IP, IP_PKTINFO, 1) ||
 		       setopt_int(fd, IPPROTO_IP, IP_RECVTOS, 1) ||
 		       setopt_int(fd, IPPROTO_IP, IP_RECVTTL, 1);
+	/* The flow label only fills a UD receive's GRH: without it, 0 there. */
+	(void)setopt_int(fd, IPPROTO_IPV6, IPV6_FLOWINFO, 1);
 	return setopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1) ||
 	       setopt_int(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO) ||
 	       setopt_int(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, DEFAULT_TTL) ||
 	       setopt_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) ||
 	       setopt_int(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, 1) ||
-	       setopt_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1) ||
-	       setopt_int(fd, IPPROTO_IPV6, IPV6_FLOWINFO, 1);
+	       setopt_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
 }
 
 static const char *addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)

@@ -2360,6 +2360,30 @@ int uh_resize_cq(struct uh_dev *d, struct uh_cq *pub, uint32_t cqe)
 	return 0;
 }
 
+void uh_qp_reset(struct uh_dev *d, struct uh_qp *pub)
+{
+	struct qp_priv *qp = (struct qp_priv *)pub;
+	uint32_t prod;
+
+	(void)d;
+	if (!pub)
+		return;
+	prod = __atomic_load_n(&pub->sq->prod, __ATOMIC_ACQUIRE);
+	qp->sq_cons = prod;
+	qp->sq_pending = false;
+	qp->sq_broken = false;
+	__atomic_and_fetch(&pub->sq->flags, ~SOFTHCA_RING_BROKEN, __ATOMIC_RELAXED);
+	__atomic_store_n(&pub->sq->cons, prod, __ATOMIC_RELEASE);
+	if (!pub->rq)
+		return;
+	prod = __atomic_load_n(&pub->rq->prod, __ATOMIC_ACQUIRE);
+	qp->rq_cons = qp->rq_done = prod;
+	qp->rq_pending = false;
+	qp->rq_broken = false;
+	__atomic_and_fetch(&pub->rq->flags, ~SOFTHCA_RING_BROKEN, __ATOMIC_RELAXED);
+	__atomic_store_n(&pub->rq->cons, prod, __ATOMIC_RELEASE);
+}
+
 int uh_cq_purge_qp(struct uh_dev *d, struct uh_cq *pub, uint32_t qpn)
 {
 	struct cq_priv *cq = (struct cq_priv *)pub;

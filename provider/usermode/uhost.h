@@ -213,6 +213,10 @@ struct uh_qp {
 int  uh_create_qp(struct uh_dev *d, struct emu_pd *pd, struct emu_qp_init_attr *attr,
 		  void *user, struct uh_qp **out);
 int  uh_destroy_qp(struct uh_dev *d, struct uh_qp *qp);                       /* [locked] */
+/* A QP went to RESET: its rings start empty, as the engine's queues did (the
+ * receive slots the engine held without a completion come back, WQEs the
+ * device had not taken are dropped, a ring marked broken works again). [locked] */
+void uh_qp_reset(struct uh_dev *d, struct uh_qp *qp);
 int  uh_create_srq(struct uh_dev *d, struct emu_pd *pd, struct emu_srq_attr *attr,
 		   void *user, struct uh_srq **out);                          /* [locked] */
 int  uh_destroy_srq(struct uh_dev *d, struct uh_srq *srq);                    /* [locked] */

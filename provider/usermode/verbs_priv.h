@@ -11,12 +11,14 @@
  *
  * Locking: the device lock (uh_lock) covers every call into the host and the
  * engine. A ring has one producer lock (SQ, RQ, SRQ) or one consumer lock (CQ),
- * spinlocks, never held while the device lock is taken: a post writes its WQEs,
- * drops the ring lock, then rings the doorbell; a poll that finds the ring empty
- * drops the CQ lock, drives the device (uh_progress), and looks again. Only an
- * extended CQ keeps its lock from ibv_start_poll to ibv_end_poll, as the API
- * requires, whatever the program calls meanwhile: the host never takes a ring
- * lock, so no cycle can form.
+ * spinlocks: a post writes its WQEs, drops the ring lock, then rings the
+ * doorbell; a poll that finds the ring empty drops the CQ lock, drives the
+ * device (uh_progress), and looks again. Only an extended CQ keeps its lock
+ * from ibv_start_poll to ibv_end_poll, as the API requires. What rewrites a
+ * CQ's ring (ibv_resize_cq, a QP's reset or destroy purging its CQEs) takes the
+ * CQ locks first (two: lower address first), then the device lock; the host
+ * never takes a ring lock, so no cycle can form (a thread inside an extended
+ * poll of that CQ must not make those calls itself).
  */
 #ifndef SOFTHCA_PROVIDER_USERMODE_VERBS_PRIV_H
 #define SOFTHCA_PROVIDER_USERMODE_VERBS_PRIV_H

@@ -563,32 +563,59 @@ static void qp_attr_to_emu(const struct ibv_qp_attr *a, int mask, struct emu_qp_
 }
 
 /*
- * A QP reset leaves no completion of its own behind in its CQs, as mlx5 cleans
- * them: a program that resets a QP after an error (pyverbs restates its QPs)
- * then polls only what comes after. Under the CQ's consumer lock, so that no
- * poll reads the ring while it is compacted.
+ * A QP reset (or destroy) leaves no completion of its own behind in its CQs, as
+ * mlx5 cleans them: a program that resets a QP after an error (pyverbs restates
+ * its QPs) then polls only what comes after. The CQs' consumer locks are taken
+ * before the device lock, lower address first (two QPs may share two CQs in
+ * either role), so that no poll reads a ring while it is compacted; a thread
+ * inside an extended poll of one of those CQs must not reset the QP.
  */
-static void purge_cq(struct ibv_cq *ibcq, uint32_t qpn)
+static void lock_qp_cqs(struct ibv_qp *ibqp, struct sh_cq **first, struct sh_cq **second)
 {
-	struct sh_cq *cq;
-	struct uh_dev *uh;
+	struct sh_cq *s = ibqp->send_cq ? to_cq(ibqp->send_cq) : NULL;
+	struct sh_cq *r = ibqp->recv_cq ? to_cq(ibqp->recv_cq) : NULL;
 
-	if (!ibcq)
-		return;
-	cq = to_cq(ibcq);
-	uh = cq->ctx->uh;
-	pthread_spin_lock(&cq->lock);
-	uh_lock(uh);
-	(void)uh_cq_purge_qp(uh, cq->uh, qpn);
-	uh_unlock(uh);
-	pthread_spin_unlock(&cq->lock);
+	if (r == s)
+		r = NULL;
+	if (s && r && (uintptr_t)r < (uintptr_t)s) {
+		struct sh_cq *t = s;
+
+		s = r;
+		r = t;
+	}
+	*first = s;
+	*second = r;
+	if (s)
+		pthread_spin_lock(&s->lock);
+	if (r)
+		pthread_spin_lock(&r->lock);
+}
+
+static void unlock_qp_cqs(struct sh_cq *first, struct sh_cq *second)
+{
+	if (second)
+		pthread_spin_unlock(&second->lock);
+	if (first)
+		pthread_spin_unlock(&first->lock);
+}
+
+/* [device lock held, and the CQs' locks] */
+static void purge_qp_cqes(struct uh_dev *uh, struct sh_cq *first, struct sh_cq *second,
+			  uint32_t qpn)
+{
+	if (first)
+		(void)uh_cq_purge_qp(uh, first->uh, qpn);
+	if (second)
+		(void)uh_cq_purge_qp(uh, second->uh, qpn);
 }
 
 SH_EXPORT int ibv_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
 {
 	struct sh_qp *qp = to_qp(ibqp);
+	struct sh_cq *c1 = NULL, *c2 = NULL;
 	struct emu_qp_attr ea;
 	struct uh_dev *uh;
+	bool reset;
 	int ret;
 
 	if (!ibqp || !attr)
@@ -599,18 +626,22 @@ SH_EXPORT int ibv_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int m
 		return EINVAL;
 	qp_attr_to_emu(attr, mask, &ea);
 	uh = qp->ctx->uh;
+	reset = (mask & IBV_QP_STATE) && attr->qp_state == IBV_QPS_RESET;
+	if (reset)
+		lock_qp_cqs(ibqp, &c1, &c2);
 	uh_lock(uh);
 	ret = emu_modify_qp(qp->uh->emu, &ea, (uint32_t)mask);
+	if (!ret && reset) {
+		uh_qp_reset(uh, qp->uh);
+		purge_qp_cqes(uh, c1, c2, ibqp->qp_num);
+	}
 	uh_unlock(uh);
+	if (reset)
+		unlock_qp_cqs(c1, c2);
 	if (ret)
 		return sh_err(ret);
 	if (mask & IBV_QP_STATE)
 		set_qp_state(qp, attr->qp_state);
-	if ((mask & IBV_QP_STATE) && attr->qp_state == IBV_QPS_RESET) {
-		purge_cq(ibqp->send_cq, ibqp->qp_num);
-		if (ibqp->recv_cq != ibqp->send_cq)
-			purge_cq(ibqp->recv_cq, ibqp->qp_num);
-	}
 	return 0;
 }
 
@@ -708,6 +739,7 @@ static void wait_qp_events_acked(struct sh_qp *qp)
 SH_EXPORT int ibv_destroy_qp(struct ibv_qp *ibqp)
 {
 	struct sh_qp *qp = to_qp(ibqp);
+	struct sh_cq *c1 = NULL, *c2 = NULL;
 	struct uh_dev *uh;
 	int ret;
 
@@ -715,9 +747,13 @@ SH_EXPORT int ibv_destroy_qp(struct ibv_qp *ibqp)
 		return EINVAL;
 	wait_qp_events_acked(qp);
 	uh = qp->ctx->uh;
+	lock_qp_cqs(ibqp, &c1, &c2);
 	uh_lock(uh);
 	ret = uh_destroy_qp(uh, qp->uh);
+	if (!ret)
+		purge_qp_cqes(uh, c1, c2, ibqp->qp_num);
 	uh_unlock(uh);
+	unlock_qp_cqs(c1, c2);
 	if (ret)
 		return sh_err(ret);
 	qp_free(qp);

@@ -3,7 +3,8 @@
  * tests/sim/test_dma_hold.c - the DMA layer's hold queue: with EMU_DMA_HOLD every
  * write into consumer memory and every completion waits until the host releases
  * it, and release makes them visible in the order the HCA made them (data before
- * its CQE). Switching back to STRICT releases everything.
+ * its CQE). Switching back to STRICT releases everything, and so do destroying
+ * and resetting the QP.
  */
 #include <stdio.h>
 #include <string.h>
@@ -142,12 +143,48 @@ out:
 	return rc;
 }
 
+/* A reset lands what was held for the QP first, as a device finishes its DMA
+ * before the modify returns: nothing lands later into reused buffers. */
+static int test_reset_flushes(void)
+{
+	struct scen s;
+	struct scen_buf *src, *dst;
+	struct emu_qp_attr a;
+	struct emu_wc wc;
+	int rc = 1;
+
+	if (scen_init(&s, 14, EMU_QPT_RC, EMU_MTU_1024, NULL))
+		goto out;
+	src = scen_mr(&s, 0, LEN, SCEN_ACC_ALL);
+	dst = scen_mr(&s, 1, LEN, SCEN_ACC_ALL);
+	SCEN_CHECK(src && dst, "buffers");
+	scen_fill(src->p, LEN, 33);
+	SCEN_CHECK_OK(emu_dev_set_dma_policy(s.emu[1], EMU_DMA_HOLD));
+	SCEN_CHECK_OK(scen_post_rdma(s.qp[0], 5, EMU_WR_RDMA_WRITE, EMU_SEND_SIGNALED, src, 0,
+				     LEN, dst, 0, 0));
+	SCEN_CHECK(scen_wait_one(&s, s.scq[0], &wc, 5, EMU_WC_SUCCESS, EMU_WC_RDMA_WRITE,
+				 SCEN_ANY, "write"), "write completion");
+	SCEN_CHECK(emu_dev_dma_held(s.emu[1]) == 3, "held %u", emu_dev_dma_held(s.emu[1]));
+	SCEN_CHECK(all_zero(dst->p, LEN), "data visible before the reset");
+	memset(&a, 0, sizeof(a));
+	a.qp_state = EMU_QPS_RESET;
+	SCEN_CHECK_OK(emu_modify_qp(s.qp[1], &a, EMU_QP_STATE));
+	SCEN_CHECK(emu_dev_dma_held(s.emu[1]) == 0, "held after the reset: %u",
+		   emu_dev_dma_held(s.emu[1]));
+	SCEN_CHECK(memcmp(dst->p, src->p, LEN) == 0, "data landed at the reset");
+	rc = 0;
+out:
+	scen_destroy(&s);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct scen_test tests[] = {
 		{ "write_imm_held", test_write_imm_held },
 		{ "read_strict_releases", test_read_strict_releases },
 		{ "destroy_flushes", test_destroy_flushes },
+		{ "reset_flushes", test_reset_flushes },
 	};
 
 	return scen_run_tests("dma_hold", tests, sizeof(tests) / sizeof(tests[0]), argc, argv);

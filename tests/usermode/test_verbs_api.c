@@ -596,6 +596,22 @@ static void test_rc_traffic(void)
 	      wc[0].status == IBV_WC_WR_FLUSH_ERR,
 	      "after b's RESET only a's flushed receive is left: %d CQEs, the first %llu", n,
 	      (unsigned long long)wc[0].wr_id);
+	/* Receives taken by the device and dropped by a reset, with no completion:
+	 * their ring slots come back (else each such reset shrinks the RQ). */
+	{
+		struct ibv_qp_attr rs = { .qp_state = IBV_QPS_RESET };
+		uint32_t depth = qinit.cap.max_recv_wr;
+		int all = to_init(b, acc) == 0;
+
+		for (int round = 0; round < 3 && all; round++) {
+			for (uint32_t i = 0; i < depth && all; i++)
+				all = post_recv_buf(b, rmr, rbuf, 16, 90 + i) == 0;
+			all = all && ibv_modify_qp(b, &rs, IBV_QP_STATE) == 0 && to_init(b, acc) == 0;
+		}
+		CHECK(all && depth > 0, "a full RQ (%u) reset from INIT three times: refilled each time",
+		      depth);
+		CHECK(ibv_poll_cq(cq, 4, wc) == 0, "no completion for receives a reset dropped");
+	}
 
 	CHECK(ibv_destroy_qp(a) == 0 && ibv_destroy_qp(b) == 0, "ibv_destroy_qp");
 	ibv_dereg_mr(smr);
