@@ -2384,7 +2384,7 @@ void uh_qp_reset(struct uh_dev *d, struct uh_qp *pub)
 	__atomic_store_n(&pub->rq->cons, prod, __ATOMIC_RELEASE);
 }
 
-int uh_cq_purge_qp(struct uh_dev *d, struct uh_cq *pub, uint32_t qpn)
+int uh_cq_purge_qp(struct uh_dev *d, struct uh_cq *pub, uint32_t qpn, bool keep_recv)
 {
 	struct cq_priv *cq = (struct cq_priv *)pub;
 	uint32_t cons, kept, removed = 0;
@@ -2401,7 +2401,7 @@ int uh_cq_purge_qp(struct uh_dev *d, struct uh_cq *pub, uint32_t qpn)
 		struct softhca_cqe cqe;
 
 		memcpy(&cqe, e, sizeof(cqe));
-		if (cqe.qp_num == qpn) {
+		if (cqe.qp_num == qpn && !(keep_recv && (cqe.opcode & EMU_WC_RECV))) {
 			removed++;
 			continue;
 		}

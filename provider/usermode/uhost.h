@@ -184,9 +184,12 @@ int  uh_destroy_cq(struct uh_dev *d, struct uh_cq *cq);                       /*
  * (-EINVAL if they do not fit). The caller keeps the CQ's pollers out. [locked] */
 int  uh_resize_cq(struct uh_dev *d, struct uh_cq *cq, uint32_t cqe);
 /* A QP went to RESET: its CQEs not yet polled leave the CQ, the others keep
- * their order (as mlx5 cleans its CQs). Returns how many went. The caller
- * keeps the CQ's pollers out. [locked] */
-int  uh_cq_purge_qp(struct uh_dev *d, struct uh_cq *cq, uint32_t qpn);
+ * their order (as mlx5 cleans its CQs). With keep_recv its receive CQEs stay:
+ * they name SRQ buffers the device has used, which the program must learn of
+ * to post them again (mlx5 gives them back to the SRQ instead; here the SRQ
+ * slot is already free). Returns how many went. The caller keeps the CQ's
+ * pollers out. [locked] */
+int  uh_cq_purge_qp(struct uh_dev *d, struct uh_cq *cq, uint32_t qpn, bool keep_recv);
 /* Arm: the next completion (or next solicited one) wakes the channel. [locked] */
 int  uh_cq_arm(struct uh_dev *d, struct uh_cq *cq, bool solicited_only);
 

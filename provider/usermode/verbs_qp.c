@@ -599,14 +599,17 @@ static void unlock_qp_cqs(struct sh_cq *first, struct sh_cq *second)
 		pthread_spin_unlock(&first->lock);
 }
 
-/* [device lock held, and the CQs' locks] */
-static void purge_qp_cqes(struct uh_dev *uh, struct sh_cq *first, struct sh_cq *second,
-			  uint32_t qpn)
+/* [device lock held, and the CQs' locks] A QP with an SRQ keeps its receive
+ * CQEs (see uh_cq_purge_qp). */
+static void purge_qp_cqes(struct uh_dev *uh, struct ibv_qp *ibqp, struct sh_cq *first,
+			  struct sh_cq *second)
 {
+	bool keep_recv = ibqp->srq != NULL;
+
 	if (first)
-		(void)uh_cq_purge_qp(uh, first->uh, qpn);
+		(void)uh_cq_purge_qp(uh, first->uh, ibqp->qp_num, keep_recv);
 	if (second)
-		(void)uh_cq_purge_qp(uh, second->uh, qpn);
+		(void)uh_cq_purge_qp(uh, second->uh, ibqp->qp_num, keep_recv);
 }
 
 SH_EXPORT int ibv_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
@@ -633,7 +636,7 @@ SH_EXPORT int ibv_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int m
 	ret = emu_modify_qp(qp->uh->emu, &ea, (uint32_t)mask);
 	if (!ret && reset) {
 		uh_qp_reset(uh, qp->uh);
-		purge_qp_cqes(uh, c1, c2, ibqp->qp_num);
+		purge_qp_cqes(uh, ibqp, c1, c2);
 	}
 	uh_unlock(uh);
 	if (reset)
@@ -751,7 +754,7 @@ SH_EXPORT int ibv_destroy_qp(struct ibv_qp *ibqp)
 	uh_lock(uh);
 	ret = uh_destroy_qp(uh, qp->uh);
 	if (!ret)
-		purge_qp_cqes(uh, c1, c2, ibqp->qp_num);
+		purge_qp_cqes(uh, ibqp, c1, c2);
 	uh_unlock(uh);
 	unlock_qp_cqs(c1, c2);
 	if (ret)

@@ -849,6 +849,26 @@ static void test_srq(void)
 		if (got == 0)
 			ibv_ack_async_event(&ev);
 	}
+	/* A reset keeps the receive CQEs of a QP with an SRQ: they name SRQ buffers
+	 * used, which the program must hear of to post them again. */
+	{
+		double end = now_s() + 20;
+		struct ibv_qp_attr rs = { .qp_state = IBV_QPS_RESET };
+		int recv = 0;
+
+		memset(buf, 0, 8);
+		memcpy(buf + 128, "srq2", 5);
+		CHECK(ibv_post_send(a, &wr, &bad) == 0, "one more SEND to the SRQ");
+		while (memcmp(buf, "srq2", 5) && now_s() < end)
+			usleep(1000);   /* the progress thread takes it in (valgrind: let it run) */
+		CHECK(memcmp(buf, "srq2", 5) == 0, "the SEND arrived");
+		CHECK(ibv_modify_qp(b, &rs, IBV_QP_STATE) == 0, "reset the SRQ's QP");
+		n = poll_n(cq, wc, 2);
+		for (int i = 0; i < n; i++)
+			recv += wc[i].opcode == IBV_WC_RECV && wc[i].wr_id == 88 &&
+				wc[i].qp_num == b->qp_num && wc[i].status == IBV_WC_SUCCESS;
+		CHECK(recv == 1, "the SRQ receive's CQE outlived the reset (%d CQEs)", n);
+	}
 	CHECK(ibv_destroy_srq(srq) == EBUSY, "destroying an SRQ in use: EBUSY");
 	ibv_destroy_qp(a);
 	ibv_destroy_qp(b);
