@@ -957,6 +957,7 @@ static uint64_t flush_or_defer(struct uh_dev *d)
 	bool doorbell = d->doorbell, burst = false;
 	uint64_t now;
 
+	d->doorbell = false;
 	if (doorbell && d->thread_running) {
 		now = mono_ns();
 		burst = d->doorbells && now - d->doorbell_ns < BURST_GAP_NS;
@@ -965,7 +966,6 @@ static uint64_t flush_or_defer(struct uh_dev *d)
 		ack_answer_seen(d, now);
 	}
 	if (burst && uh_net_tx_queued(d->net) && uh_net_tx_count(d->net) < DEFER_MAX_DGRAMS) {
-		d->doorbell = false;
 		if (!d->deferred_ns)
 			d->deferred_ns = now;
 		return d->deferred_ns + DEFER_MAX_NS;
@@ -974,7 +974,6 @@ static uint64_t flush_or_defer(struct uh_dev *d)
 	if (!doorbell && hold_acks(d))
 		return UINT64_MAX;
 	send_queued(d);          /* with nothing queued: reaps finished sends, no syscall */
-	d->doorbell = false;
 	return UINT64_MAX;
 }
 
@@ -2128,6 +2127,16 @@ int uh_advise_mr(struct uh_dev *d, struct emu_pd *pd, const struct uh_prefetch *
 			    sync, mono_ns());
 }
 
+/* The link in the MR hash that holds emr's record (*result NULL: none). */
+static struct mr_rec **mr_link(struct uh_dev *d, const struct emu_mr *emr)
+{
+	struct mr_rec **pp = &d->mr_hash[mr_bucket(emr)];
+
+	while (*pp && (*pp)->emu != emr)
+		pp = &(*pp)->next;
+	return pp;
+}
+
 int uh_dereg_mr(struct uh_dev *d, struct emu_mr *emr)
 {
 	struct mr_rec **pp, *mr;
@@ -2135,8 +2144,7 @@ int uh_dereg_mr(struct uh_dev *d, struct emu_mr *emr)
 
 	if (!emr)
 		return -EINVAL;
-	for (pp = &d->mr_hash[mr_bucket(emr)]; *pp && (*pp)->emu != emr; pp = &(*pp)->next)
-		;
+	pp = mr_link(d, emr);
 	mr = *pp;
 	if (!mr)
 		return -EINVAL;
@@ -2160,8 +2168,7 @@ int uh_rereg_mr(struct uh_dev *d, struct emu_mr *emr, struct emu_pd *pd, void *a
 
 	if (!emr || !pd)
 		return -EINVAL;
-	for (mr = d->mr_hash[mr_bucket(emr)]; mr && mr->emu != emr; mr = mr->next)
-		;
+	mr = *mr_link(d, emr);
 	if (!mr)
 		return -EINVAL;
 	if (mr->odp || (access & EMU_ACCESS_ON_DEMAND))
@@ -2269,21 +2276,30 @@ static void channel_ref(struct uh_channel *ch, int delta)
 	pthread_mutex_unlock(&ch->q.lock);
 }
 
+/* Ring entries for a CQ of at least cqe (0: 1) entries; 0 if beyond max_cqe. */
+static uint32_t cq_ring_entries(struct uh_dev *d, uint32_t cqe)
+{
+	struct emu_dev_attr da;
+	uint32_t size;
+
+	emu_dev_query(d->emu, &da);
+	if (cqe > da.max_cqe)
+		return 0;
+	size = pow2_at_least(cqe ? cqe : 1);
+	return size > da.max_cqe ? 0 : size;
+}
+
 int uh_create_cq(struct uh_dev *d, uint32_t cqe, uint32_t flags, struct uh_channel *ch,
 		 void *user, struct uh_cq **out)
 {
-	struct emu_dev_attr da;
 	struct cq_priv *cq;
 	uint32_t size;
 	int ret;
 
 	if (!out)
 		return -EINVAL;
-	emu_dev_query(d->emu, &da);
-	if (cqe > da.max_cqe)
-		return -EINVAL;
-	size = pow2_at_least(cqe ? cqe : 1);
-	if (size > da.max_cqe)
+	size = cq_ring_entries(d, cqe);
+	if (!size)
 		return -EINVAL;
 	cq = calloc(1, sizeof(*cq));
 	if (!cq)
@@ -2323,15 +2339,11 @@ int uh_resize_cq(struct uh_dev *d, struct uh_cq *pub, uint32_t cqe)
 {
 	struct cq_priv *cq = (struct cq_priv *)pub;
 	struct softhca_ring_hdr *ring;
-	struct emu_dev_attr da;
 	uint32_t size, cons, n;
 	int ret;
 
-	if (!pub)
-		return -EINVAL;
-	emu_dev_query(d->emu, &da);
-	size = pow2_at_least(cqe ? cqe : 1);
-	if (!cqe || cqe > da.max_cqe || size > da.max_cqe)
+	size = pub && cqe ? cq_ring_entries(d, cqe) : 0;
+	if (!size)
 		return -EINVAL;
 	cons = __atomic_load_n(&cq->pub.ring->cons, __ATOMIC_ACQUIRE);
 	n = cq->prod - cons;
@@ -3043,10 +3055,8 @@ void uh_odp_set_seed(struct uh_dev *d, uint64_t seed)
 /* The host's record of an ODP MR of d, NULL if emr is none. [locked] */
 static struct mr_rec *odp_mr_rec(struct uh_dev *d, struct emu_mr *emr)
 {
-	struct mr_rec *mr = emr ? d->mr_hash[mr_bucket(emr)] : NULL;
+	struct mr_rec *mr = emr ? *mr_link(d, emr) : NULL;
 
-	while (mr && mr->emu != emr)
-		mr = mr->next;
 	return mr && mr->odp ? mr : NULL;
 }
 

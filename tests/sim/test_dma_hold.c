@@ -110,26 +110,40 @@ out:
 	return rc;
 }
 
+/* A completed WRITE of LEN bytes whose data the responder (device 1) holds:
+ * 0, or 1 after a failed check. */
+static int held_write(struct scen *s, uint64_t seed, uint64_t wr_id, struct scen_buf **src,
+		      struct scen_buf **dst)
+{
+	struct emu_wc wc;
+
+	if (scen_init(s, seed, EMU_QPT_RC, EMU_MTU_1024, NULL))
+		return 1;
+	*src = scen_mr(s, 0, LEN, SCEN_ACC_ALL);
+	*dst = scen_mr(s, 1, LEN, SCEN_ACC_ALL);
+	SCEN_CHECK(*src && *dst, "buffers");
+	scen_fill((*src)->p, LEN, (uint8_t)seed);
+	SCEN_CHECK_OK(emu_dev_set_dma_policy(s->emu[1], EMU_DMA_HOLD));
+	SCEN_CHECK_OK(scen_post_rdma(s->qp[0], wr_id, EMU_WR_RDMA_WRITE, EMU_SEND_SIGNALED, *src,
+				     0, LEN, *dst, 0, 0));
+	SCEN_CHECK(scen_wait_one(s, s->scq[0], &wc, wr_id, EMU_WC_SUCCESS, EMU_WC_RDMA_WRITE,
+				 SCEN_ANY, "write"), "write completion");
+	SCEN_CHECK(emu_dev_dma_held(s->emu[1]) == 3, "held %u", emu_dev_dma_held(s->emu[1]));
+	SCEN_CHECK(all_zero((*dst)->p, LEN), "data visible before release");
+	return 0;
+out:
+	return 1;
+}
+
 /* Destroying a QP lands what was held for it first. */
 static int test_destroy_flushes(void)
 {
 	struct scen s;
 	struct scen_buf *src, *dst;
-	struct emu_wc wc;
 	int rc = 1;
 
-	if (scen_init(&s, 13, EMU_QPT_RC, EMU_MTU_1024, NULL))
+	if (held_write(&s, 13, 4, &src, &dst))
 		goto out;
-	src = scen_mr(&s, 0, LEN, SCEN_ACC_ALL);
-	dst = scen_mr(&s, 1, LEN, SCEN_ACC_ALL);
-	SCEN_CHECK(src && dst, "buffers");
-	scen_fill(src->p, LEN, 21);
-	SCEN_CHECK_OK(emu_dev_set_dma_policy(s.emu[1], EMU_DMA_HOLD));
-	SCEN_CHECK_OK(scen_post_rdma(s.qp[0], 4, EMU_WR_RDMA_WRITE, EMU_SEND_SIGNALED, src, 0,
-				     LEN, dst, 0, 0));
-	SCEN_CHECK(scen_wait_one(&s, s.scq[0], &wc, 4, EMU_WC_SUCCESS, EMU_WC_RDMA_WRITE,
-				 SCEN_ANY, "write"), "write completion");
-	SCEN_CHECK(all_zero(dst->p, LEN), "data visible before release");
 	SCEN_CHECK_OK(emu_destroy_qp(s.qp[1]));
 	for (int i = 0; i < s.n_qps; i++)       /* scen_destroy must not destroy it again */
 		if (s.qps[i].qp == s.qp[1])
@@ -150,22 +164,10 @@ static int test_reset_flushes(void)
 	struct scen s;
 	struct scen_buf *src, *dst;
 	struct emu_qp_attr a;
-	struct emu_wc wc;
 	int rc = 1;
 
-	if (scen_init(&s, 14, EMU_QPT_RC, EMU_MTU_1024, NULL))
+	if (held_write(&s, 14, 5, &src, &dst))
 		goto out;
-	src = scen_mr(&s, 0, LEN, SCEN_ACC_ALL);
-	dst = scen_mr(&s, 1, LEN, SCEN_ACC_ALL);
-	SCEN_CHECK(src && dst, "buffers");
-	scen_fill(src->p, LEN, 33);
-	SCEN_CHECK_OK(emu_dev_set_dma_policy(s.emu[1], EMU_DMA_HOLD));
-	SCEN_CHECK_OK(scen_post_rdma(s.qp[0], 5, EMU_WR_RDMA_WRITE, EMU_SEND_SIGNALED, src, 0,
-				     LEN, dst, 0, 0));
-	SCEN_CHECK(scen_wait_one(&s, s.scq[0], &wc, 5, EMU_WC_SUCCESS, EMU_WC_RDMA_WRITE,
-				 SCEN_ANY, "write"), "write completion");
-	SCEN_CHECK(emu_dev_dma_held(s.emu[1]) == 3, "held %u", emu_dev_dma_held(s.emu[1]));
-	SCEN_CHECK(all_zero(dst->p, LEN), "data visible before the reset");
 	memset(&a, 0, sizeof(a));
 	a.qp_state = EMU_QPS_RESET;
 	SCEN_CHECK_OK(emu_modify_qp(s.qp[1], &a, EMU_QP_STATE));
